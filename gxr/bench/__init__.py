@@ -1,0 +1,1 @@
+"""Latency, parity, metrics (AUC, DeLong) and the paper-style comparison suites."""

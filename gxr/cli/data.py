@@ -1,0 +1,31 @@
+"""`gxr data info SPEC`: what a data spec resolves to."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from gxr.cli.common import console, handle_errors
+
+app = typer.Typer(help="Inspect data sources.", no_args_is_help=True)
+
+
+@app.command()
+@handle_errors
+def info(spec: str = typer.Argument(..., help="Data spec, e.g. nih:../shared/data/nih")) -> None:
+    """Show the task, labels, split sizes, positives per label and notes of a data spec."""
+    from gxr.bench.metrics import one_hot_targets
+    from gxr.data import open_source
+
+    source = open_source(spec)
+    table = Table(title=f"{spec}  ({source.task}, fingerprint {source.fingerprint[:12]})")
+    table.add_column("label")
+    for name in source.splits:
+        table.add_column(f"{name} ({len(source.splits[name])})", justify="right")
+    positives = {name: one_hot_targets(s.targets, source.task, len(source.labels)).sum(axis=0)
+                 for name, s in source.splits.items()}
+    for i, label in enumerate(source.labels):
+        table.add_row(label, *(str(int(positives[name][i])) for name in source.splits))
+    console.print(table)
+    for note in source.notes:
+        console.print(f"[yellow]note[/]: {note}")

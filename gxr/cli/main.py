@@ -1,0 +1,39 @@
+"""The `gxr` command. Importing this module must stay cheap: no torch, no TensorRT."""
+
+from __future__ import annotations
+
+import typer
+
+from gxr import __version__
+from gxr.cli import bench, convert, data, demo, export, predict, train
+
+app = typer.Typer(name="gxr", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Gray vs color ImageNet pre-training for chest X-rays: train, convert, export, benchmark.")
+app.add_typer(train.app, name="train")
+app.add_typer(data.app, name="data")
+app.add_typer(bench.app, name="bench")
+app.command("convert")(convert.convert)
+app.command("export")(export.export)
+app.command("predict")(predict.predict)
+app.command("demo")(demo.demo)
+
+
+@app.command("nets")
+def nets() -> None:
+    """List the supported architectures."""
+    from gxr.nets import ARCHS
+
+    for name, (stem, smallest) in ARCHS.items():
+        typer.echo(f"{name:<14} stem {stem:<22} min input {smallest}px")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gxr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")) -> None:
+    """gxr: Xie & Richmond (2018) as deployable software."""

@@ -1,0 +1,50 @@
+"""`gxr train ...`"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gxr.cli.common import console, handle_errors
+
+app = typer.Typer(help="Train and fine-tune gray (1-channel) and color (3-channel) models.", no_args_is_help=True)
+
+
+@app.command()
+@handle_errors
+def finetune(
+    data: str = typer.Option(..., help="Data spec, e.g. medmnist:PATH.npz, nih:DIR, folder:DIR, csv:FILE"),
+    out: Path = typer.Option(..., help="Run directory (model.pt, metrics.json, last.pt)"),
+    arch: str = typer.Option("inception_v3", help="Architecture (see `gxr nets`)"),
+    channels: int = typer.Option(1, help="1 = gray stem, 3 = color stem"),
+    init: Optional[Path] = typer.Option(None, help="Start from these weights (torchvision .pth or gxr model.pt); "
+                                        "the stem is converted when channel counts differ"),
+    epochs: int = typer.Option(10),
+    batch_size: int = typer.Option(32),
+    lr: float = typer.Option(1e-4),
+    optimizer: str = typer.Option("adam", help="adam | sgd | rmsprop"),
+    weight_decay: float = typer.Option(0.0),
+    image_size: int = typer.Option(299, help="Input size (Inception-V3: >= 75)"),
+    freeze_until: Optional[str] = typer.Option(None, help="Freeze every layer before this one (e.g. Mixed_7a, layer4)"),
+    train_fraction: float = typer.Option(1.0, help="Use this fraction of the training split"),
+    patience: int = typer.Option(5, help="Early stopping: epochs without val-loss improvement"),
+    hflip: bool = typer.Option(True, help="Random horizontal flip"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    amp: bool = typer.Option(True, help="bf16 autocast on CUDA"),
+    workers: int = typer.Option(0, help="Data-loader workers when the split does not fit in memory"),
+    seed: int = typer.Option(0),
+    resume: bool = typer.Option(False, help="Continue an interrupted run in --out"),
+) -> None:
+    """Fine-tune on a labelled data set; keeps the best checkpoint by validation loss."""
+    from gxr.train.recipes import FinetuneRecipe
+
+    recipe = FinetuneRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
+                            optimizer=optimizer, weight_decay=weight_decay, image_size=image_size,
+                            hflip=hflip, freeze_until=freeze_until, train_fraction=train_fraction,
+                            patience=patience, seed=seed, device=device, amp=amp, workers=workers).validate()
+    from gxr.train.finetune import Finetuner
+
+    Finetuner(recipe, data, out, console, init=init, resume=resume).run()
+    console.print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")

@@ -1,0 +1,1 @@
+"""Fine-tuning (and later pre-training) loops, recipes as dataclasses, checkpoints."""

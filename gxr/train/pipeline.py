@@ -1,0 +1,88 @@
+"""Torch side of the data: decoded uint8 pixels, batching, flips and normalization on the device."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+from rich.progress import Progress
+
+from gxr.data.base import Split
+from gxr.errors import GxrError
+from gxr.preprocess import Normalization, to_model_pixels
+
+CACHE_LIMIT_BYTES = 4 << 30
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GxrError("--device cuda: no CUDA GPU is visible to torch")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+class SplitPixels(torch.utils.data.Dataset):
+    """One split as (uint8 C x S x S, target) pairs, decoded once into memory when it fits."""
+
+    def __init__(self, split: Split, channels: int, size: int, progress: Progress | None = None,
+                 description: str = "decode"):
+        self.split, self.channels, self.size = split, channels, size
+        self.targets = torch.as_tensor(np.asarray(split.targets, dtype=np.float32))
+        self.cache: torch.Tensor | None = None
+        if len(split) * channels * size * size <= CACHE_LIMIT_BYTES:
+            self.cache = self._decode_all(progress, description)
+
+    def _decode_all(self, progress: Progress | None, description: str) -> torch.Tensor:
+        out = torch.empty((len(self.split), self.channels, self.size, self.size), dtype=torch.uint8)
+        task = progress.add_task(description, total=len(self.split), status="") if progress else None
+        for i in range(len(self.split)):
+            out[i] = torch.from_numpy(self._decode(i))
+            if progress is not None:
+                progress.advance(task)
+        if progress is not None:
+            progress.remove_task(task)
+        return out
+
+    def _decode(self, index: int) -> np.ndarray:
+        return to_model_pixels(self.split.images.open(index), self.channels, self.size)
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pixels = self.cache[index] if self.cache is not None else torch.from_numpy(self._decode(index))
+        return pixels, self.targets[index]
+
+
+def batches(data: SplitPixels, batch_size: int, shuffle: bool, seed: int, workers: int = 0
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    if data.cache is not None:   # in memory: index directly, no collate overhead
+        order = (torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)) if shuffle
+                 else torch.arange(len(data)))
+        for start in range(0, len(data), batch_size):
+            idx = order[start:start + batch_size]
+            yield data.cache[idx], data.targets[idx]
+        return
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
+                                         generator=torch.Generator().manual_seed(seed), pin_memory=True)
+    yield from loader
+
+
+class DeviceTransform:
+    """uint8 batch on the host -> normalized float batch on the device, optional random h-flip."""
+
+    def __init__(self, norm: Normalization, channels: int, device: torch.device):
+        mean = torch.tensor(Normalization._per_channel(norm.mean, channels), dtype=torch.float32)
+        std = torch.tensor(Normalization._per_channel(norm.std, channels), dtype=torch.float32)
+        self.mean, self.std = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
+        self.device = device
+
+    def __call__(self, pixels: torch.Tensor, hflip: bool = False,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        x = pixels.to(self.device, non_blocking=True).float().div_(255.0)
+        if hflip:
+            flip = torch.rand(x.shape[0], generator=generator) < 0.5
+            x[flip.to(self.device)] = x[flip.to(self.device)].flip(-1)
+        return (x - self.mean) / self.std
