@@ -48,3 +48,4 @@ def finetune(
 
     Finetuner(recipe, data, out, console, init=init, resume=resume).run()
     console.print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
+

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 from torch import nn
 
@@ -22,16 +22,11 @@ from gxr.fileio import atomic_path, write_json
 from gxr.modelinfo import ModelInfo, probabilities
 from gxr.nets.checkpoint import save_model
 from gxr.nets.factory import create_model, load_init_weights, read_weight_file
+from gxr.progress import make_progress
 from gxr.train.pipeline import DeviceTransform, SplitPixels, batches, pick_device
 from gxr.train.recipes import FinetuneRecipe
 
 STATE_FILE = "last.pt"
-
-
-def make_progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
-                    transient=True)
 
 
 def freeze_until(model: nn.Module, layer: str) -> int:

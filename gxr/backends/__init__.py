@@ -1,0 +1,8 @@
+"""Runners with one interface (activate / infer / deactivate + I/O metadata): torch, onnxruntime, tensorrt.
+
+Each backend module imports its framework only inside the runner, so listing backends stays cheap."""
+
+from gxr.backends.base import Runner, TensorMeta
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+__all__ = ["Runner", "TensorMeta", "BACKENDS"]

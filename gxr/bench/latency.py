@@ -1,0 +1,136 @@
+"""Latency: ms/image percentiles and images/s per model and batch size, compute-only and end-to-end.
+
+Each model is timed in its own block of consecutive runs (interleaving large models evicts caches and
+inflates batch-1 latency)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from gxr.runtime import Model
+
+
+@dataclass
+class Timing:
+    model: str
+    backend: str
+    provider: str
+    channels: int
+    input_dtype: str
+    mode: str                 # compute | end-to-end
+    batch: int
+    iters: int
+    ms_per_image_p50: float
+    ms_per_image_p90: float
+    ms_per_image_p99: float
+    images_per_s: float
+    input_bytes_per_image: int
+    raw_ms_per_batch: list[float]
+
+
+def time_calls(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[], None]) -> np.ndarray:
+    """Seconds per call, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = np.empty(iters)
+    for i in range(iters):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times[i] = time.perf_counter() - start
+    return times
+
+
+def summarize(label: str, model: Model, mode: str, batch: int, seconds: np.ndarray, bytes_per_image: int) -> Timing:
+    per_image_ms = seconds * 1000.0 / batch
+    return Timing(label, model.backend, model.runner.provider, model.info.channels, model.input_dtype, mode, batch,
+                  len(seconds), *(float(np.percentile(per_image_ms, q)) for q in (50, 90, 99)),
+                  float(batch * len(seconds) / seconds.sum()), bytes_per_image,
+                  [round(float(s) * 1000.0, 4) for s in seconds])
+
+
+def compute_feed(model: Model, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A batch in the model's own input contract (uint8 pixels or normalized float); values are
+    random because compute time does not depend on them."""
+    rng = np.random.default_rng(seed)
+    size = model.info.image_size
+    pixels = rng.integers(0, 256, (batch, model.info.channels, size, size), dtype=np.uint8)
+    return model.feed(pixels)
+
+
+def write_png_files(images: Sequence[Image.Image], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(images):
+        path = folder / f"img{i:04d}.png"
+        img.save(path)
+        paths.append(path)
+    return paths
+
+
+def bench_model(label: str, model: Model, batch_sizes: Sequence[int], warmup: int, iters: int,
+                image_files: Sequence[Path] | None = None, on_step: Callable[[str], None] | None = None) -> list[Timing]:
+    """All timings for one model, consecutively: compute-only per batch size, then end-to-end."""
+    results = []
+    for batch in batch_sizes:
+        feed = compute_feed(model, batch)
+        nbytes = next(iter(feed.values())).nbytes // batch
+        seconds = time_calls(lambda: model.runner.infer(feed), warmup, iters, model.runner.synchronize)
+        results.append(summarize(label, model, "compute", batch, seconds, nbytes))
+        if on_step:
+            on_step(f"{label} compute b{batch}")
+    if image_files:
+        for batch in batch_sizes:
+            files = [str(image_files[i % len(image_files)]) for i in range(batch)]
+            encoded = sum(Path(f).stat().st_size for f in files) // batch
+            seconds = time_calls(lambda: model.logits(files), warmup, iters, model.runner.synchronize)
+            results.append(summarize(label, model, "end-to-end", batch, seconds, encoded))
+            if on_step:
+                on_step(f"{label} end-to-end b{batch}")
+    return results
+
+
+def gray_color_ratios(timings: list[Timing]) -> list[dict[str, Any]]:
+    """gray/color ms-per-image ratio (p50) for each (backend, mode, batch) that has both."""
+    by_key: dict[tuple, dict[int, Timing]] = {}
+    for t in timings:
+        by_key.setdefault((t.backend, t.mode, t.batch), {})[t.channels] = t
+    rows = []
+    for (backend, mode, batch), pair in sorted(by_key.items()):
+        if 1 in pair and 3 in pair:
+            rows.append({"backend": backend, "mode": mode, "batch": batch,
+                         "gray_ms": pair[1].ms_per_image_p50, "color_ms": pair[3].ms_per_image_p50,
+                         "gray_over_color": pair[1].ms_per_image_p50 / pair[3].ms_per_image_p50})
+    return rows
+
+
+def timings_json(timings: list[Timing]) -> list[dict[str, Any]]:
+    return [asdict(t) for t in timings]
+
+
+def sample_image_files(model: Model, data_spec: str | None, count: int, folder: Path) -> list[Path]:
+    """Real test images of the model's data, written as PNG files for end-to-end timing."""
+    from gxr.data import open_source
+    from gxr.errors import GxrError
+
+    spec = data_spec or ((model.manifest or {}).get("source", {}).get("data") or {}).get("spec")
+    if spec is None and model.backend == "torch":
+        from gxr.nets.checkpoint import read_checkpoint
+
+        spec = (read_checkpoint(model.source).get("data") or {}).get("spec")
+    if not spec:
+        raise GxrError(f"{model.source}: no data recorded for end-to-end timing; pass --data SPEC")
+    split = open_source(spec).split("test")
+    return write_png_files([split.images.open(i) for i in range(min(count, len(split)))], folder)
+
+
+def temp_folder() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="gxr-bench-")

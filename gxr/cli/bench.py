@@ -1,0 +1,206 @@
+"""`gxr bench latency | parity | nih | compare`"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from gxr.cli.common import console, handle_errors
+
+app = typer.Typer(help="Latency, parity and gray-vs-color comparisons; results as rich tables + JSON.",
+                  no_args_is_help=True)
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    from gxr.errors import GxrError
+
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise GxrError(f"{flag} {text!r}: expected comma-separated integers, e.g. 1,8,32") from None
+    if not values or min(values) < 1:
+        raise GxrError(f"{flag} {text!r}: values must be >= 1")
+    return values
+
+
+_SHORT = {"onnxruntime": "ort", "end-to-end": "e2e"}
+
+
+def latency_table(timings) -> Table:
+    table = Table(title="latency: ms/image (p50 / p90 / p99) and images/s")
+    for col in ("model", "backend", "ch", "input", "mode", "batch", "p50", "p90", "p99", "img/s", "bytes/img"):
+        table.add_column(col, justify="left" if col in ("model", "backend", "input", "mode") else "right")
+    for t in timings:
+        table.add_row(t.model, _SHORT.get(t.backend, t.backend), str(t.channels), t.input_dtype,
+                      _SHORT.get(t.mode, t.mode), str(t.batch), f"{t.ms_per_image_p50:.2f}",
+                      f"{t.ms_per_image_p90:.2f}", f"{t.ms_per_image_p99:.2f}", f"{t.images_per_s:.0f}",
+                      f"{t.input_bytes_per_image:,}")
+    return table
+
+
+def ratio_table(ratios) -> Table:
+    table = Table(title="gray / color (p50 ms/image)")
+    for col in ("backend", "mode", "batch", "gray", "color", "gray/color"):
+        table.add_column(col, justify="left" if col in ("backend", "mode") else "right")
+    for r in ratios:
+        table.add_row(_SHORT.get(r["backend"], r["backend"]), _SHORT.get(r["mode"], r["mode"]), str(r["batch"]),
+                      f"{r['gray_ms']:.2f}", f"{r['color_ms']:.2f}", f"{r['gray_over_color']:.2f}")
+    return table
+
+
+def run_latency(models: list[Path], backend: str, batch_sizes: list[int], warmup: int, iters: int,
+                threads: Optional[int], end_to_end: bool, data: Optional[str], device: str,
+                labels: Optional[list[str]] = None) -> dict:
+    from gxr.bench.latency import (bench_model, gray_color_ratios, sample_image_files, temp_folder,
+                                   timings_json)
+    from gxr.bench.machine import machine_info
+    from gxr.progress import make_progress
+    from gxr.runtime import load
+
+    timings = []
+    with temp_folder() as tmp, make_progress(console) as progress:
+        task = progress.add_task("latency", total=len(models) * len(batch_sizes) * (2 if end_to_end else 1),
+                                 status="")
+        for i, path in enumerate(models):
+            with load(path, backend=backend, device=device, threads=threads) as model:
+                label = labels[i] if labels else str(path)
+                files = sample_image_files(model, data, max(batch_sizes), Path(tmp) / str(i)) if end_to_end else None
+                timings += bench_model(label, model, batch_sizes, warmup, iters, files,
+                                       lambda s: progress.update(task, advance=1, status=s))
+                note = getattr(model.runner, "fallback_note", "")
+                if note:
+                    console.print(f"[yellow]note[/]: {path}: {note}")
+    ratios = gray_color_ratios(timings)
+    console.print(latency_table(timings))
+    if ratios:
+        console.print(ratio_table(ratios))
+    return {"kind": "latency", "machine": machine_info(),
+            "settings": {"backend": backend, "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters,
+                         "threads": threads, "device": device, "end_to_end": end_to_end},
+            "timings": timings_json(timings), "gray_over_color": ratios}
+
+
+def _save(result: dict, path: Optional[Path]) -> None:
+    from gxr.fileio import write_json
+
+    if path is not None:
+        write_json(path, result)
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@handle_errors
+def latency(
+    models: List[Path] = typer.Argument(..., help="Models: repository entries / model.onnx / model.pt / run dirs"),
+    backend: str = typer.Option("auto", help="auto (by file type) | onnxruntime | torch"),
+    batch_sizes: str = typer.Option("1,8,32", help="Comma-separated batch sizes"),
+    warmup: int = typer.Option(5),
+    iters: int = typer.Option(30),
+    threads: Optional[int] = typer.Option(None, help="Intra-op threads for torch and ONNX Runtime"),
+    end_to_end: bool = typer.Option(False, "--end-to-end", help="Also time decode + resize + gray/color + "
+                                    "normalize + inference from PNG files of real test images"),
+    data: Optional[str] = typer.Option(None, help="Data spec for --end-to-end images (default: the model's)"),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results JSON here"),
+) -> None:
+    """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
+    result = run_latency(models, backend, _int_list(batch_sizes, "--batch-sizes"), warmup, iters, threads,
+                         end_to_end, data, device)
+    _save(result, json_out)
+
+
+@app.command()
+@handle_errors
+def parity(
+    ref: Path = typer.Argument(..., help="Reference model (e.g. model.pt)"),
+    candidate: Path = typer.Argument(..., help="Candidate model (e.g. the exported repository entry)"),
+    data: Optional[str] = typer.Option(None, help="Data spec (default: the reference model's data)"),
+    split: str = typer.Option("test", help="train | val | test"),
+    limit: Optional[int] = typer.Option(None, help="At most this many images"),
+    json_out: Optional[Path] = typer.Option(None, "--json"),
+) -> None:
+    """Max abs / relative error, label agreement and AUC difference of two runners on real images."""
+    from gxr.bench.machine import machine_info
+    from gxr.bench.parity import parity as run_parity
+    from gxr.data import open_source
+    from gxr.runtime import load
+
+    with load(ref) as r, load(candidate) as c:
+        spec = data or _recorded_spec(r) or _recorded_spec(c)
+        result = run_parity(r, c, open_source(spec).split(split), limit)
+    result.update(kind="parity", data=spec, split=split, machine=machine_info())
+    table = Table(title=f"parity: {candidate} vs {ref} ({result['images']} images)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("max_abs_error", "max_rel_error", "label_agreement", "ref_mean_auc", "candidate_mean_auc",
+                "auc_difference"):
+        v = result[key]
+        table.add_row(key, "n/a" if v is None else f"{v:.4g}")
+    console.print(table)
+    _save(result, json_out)
+
+
+def _recorded_spec(model) -> Optional[str]:
+    from gxr.errors import GxrError
+
+    if model.manifest:
+        return ((model.manifest.get("source") or {}).get("data") or {}).get("spec")
+    from gxr.nets.checkpoint import read_checkpoint
+
+    spec = (read_checkpoint(model.source).get("data") or {}).get("spec")
+    if not spec:
+        raise GxrError(f"{model.source}: no data recorded; pass --data SPEC")
+    return spec
+
+
+def run_compare(gray: Path, color: Path, data: Optional[str], split: str, limit: Optional[int], out: Optional[Path],
+                title: str, iters: int = 20) -> dict:
+    from gxr.bench.compare import compare_gray_color, comparison_markdown, comparison_table
+    from gxr.bench.machine import machine_info
+    from gxr.data import open_source
+    from gxr.fileio import write_json, write_text
+    from gxr.runtime import load
+
+    with load(gray) as g, load(color) as c:
+        if g.info.channels != 1 or c.info.channels != 3:
+            from gxr.errors import GxrError
+
+            raise GxrError(f"--gray must be a 1-channel and --color a 3-channel model "
+                           f"(got {g.info.channels} and {c.info.channels})")
+        spec = data or _recorded_spec(g)
+        result = compare_gray_color(g, c, open_source(spec).split(split), limit, iters)
+    result.update(kind="gray-vs-color", data=spec, split=split, machine=machine_info())
+    console.print(comparison_table(result, title))
+    if out is not None:
+        write_json(out.with_suffix(".json"), result)
+        write_text(out.with_suffix(".md"), comparison_markdown(result, title))
+        console.print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    return result
+
+
+def _compare_command(default_title: str):
+    @handle_errors
+    def command(
+        gray: Path = typer.Option(..., help="Gray (1-channel) model"),
+        color: Path = typer.Option(..., help="Color (3-channel) model"),
+        data: Optional[str] = typer.Option(None, help="Data spec (default: the gray model's data)"),
+        split: str = typer.Option("test"),
+        limit: Optional[int] = typer.Option(None, help="At most this many test images"),
+        iters: int = typer.Option(20, help="Timed batch-1 runs per model for ms/image"),
+        out: Optional[Path] = typer.Option(None, help="Write OUT.json and OUT.md (default: bench/results/<name>-<time>)"),
+    ) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_compare(gray, color, data, split, limit, out or Path("bench/results") / f"{default_title}-{stamp}",
+                    f"gray vs color ({default_title})", iters)
+
+    return command
+
+
+app.command("nih", help="The paper's Table 2 + 4 on NIH ChestX-ray14: per-label AUC, DeLong p, ms/image.")(
+    _compare_command("nih"))
+app.command("compare", help="Gray vs color on any labelled set: per-label AUC, DeLong p, ms/image.")(
+    _compare_command("compare"))

@@ -1,0 +1,130 @@
+"""What inference apps import: `gxr.load(path).predict(images)`.
+
+`path` is a model repository entry (models/<name>[/<version>], or its model.onnx), served by ONNX Runtime
+without importing torch, or a gxr model.pt / run directory, served by PyTorch. Preprocessing is exactly
+the one recorded with the model: decode -> gray (Luma) or RGB -> resize -> uint8 -> normalization
+(in the graph for `--input uint8` exports, here otherwise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from gxr.backends.base import Runner
+from gxr.errors import GxrError
+from gxr.fileio import sha256_file
+from gxr.modelinfo import ModelInfo, probabilities
+from gxr.preprocess import ImageLike, load_pixels
+
+__all__ = ["Model", "load"]
+
+
+class Model:
+    """A loaded model: `predict` takes file paths, PIL images or numpy arrays (any size, gray or RGB)."""
+
+    def __init__(self, runner: Runner, info: ModelInfo, input_name: str, input_dtype: str,
+                 manifest: dict | None = None, source: str = "", batch_size: int = 32):
+        self.runner, self.info, self.manifest, self.source = runner, info, manifest, source
+        self.input_name, self.input_dtype, self.batch_size = input_name, input_dtype, batch_size
+
+    @property
+    def labels(self) -> list[str]:
+        return self.info.labels
+
+    @property
+    def backend(self) -> str:
+        return self.runner.backend
+
+    def preprocess(self, images: Sequence[ImageLike]) -> np.ndarray:
+        """Images -> uint8 N x C x S x S at the model's size and channel count."""
+        return np.stack([load_pixels(img, self.info.channels, self.info.image_size) for img in images])
+
+    def feed(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """uint8 pixels -> this model's input contract (raw uint8, or normalized float32)."""
+        if self.input_dtype == "uint8":
+            return {self.input_name: pixels}
+        return {self.input_name: self.info.norm.apply(pixels)}
+
+    def logits_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        out = [self.runner.infer(self.feed(pixels[i:i + self.batch_size]))["logits"]
+               for i in range(0, len(pixels), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.info.num_outputs), np.float32)
+
+    def logits(self, images: ImageLike | Iterable[ImageLike]) -> np.ndarray:
+        return self.logits_from_pixels(self.preprocess(_as_list(images)))
+
+    def predict(self, images: ImageLike | Iterable[ImageLike]) -> np.ndarray:
+        """Per-label probabilities, N x L (sigmoid; softmax for multi-class models)."""
+        return probabilities(self.logits(images), self.info.task)
+
+    def predict_labeled(self, images: ImageLike | Iterable[ImageLike]) -> list[dict[str, float]]:
+        return [dict(zip(self.labels, map(float, row))) for row in self.predict(images)]
+
+    def close(self) -> None:
+        self.runner.deactivate()
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _as_list(images) -> list:
+    if isinstance(images, (str, Path, bytes, np.ndarray)) or hasattr(images, "getpixel"):
+        return [images]
+    return list(images)
+
+
+def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None) -> Model:
+    """Load a model for inference (see the module docstring for what `path` may be)."""
+    path = Path(path)
+    if not path.exists():
+        raise GxrError(f"{path}: model not found")
+    is_torch = path.suffix in (".pt", ".pth") or (path.is_dir() and (path / "model.pt").is_file()
+                                                  and not (path / "manifest.json").is_file())
+    if backend == "torch" or (backend == "auto" and is_torch):
+        return _load_torch(path if is_torch else _checkpoint_of(path), device, threads)
+    if backend not in ("auto", "onnxruntime"):
+        raise GxrError(f"backend {backend!r}: choose auto, torch or onnxruntime")
+    return _load_onnx(path, device, threads)
+
+
+def _checkpoint_of(path: Path) -> Path:
+    from gxr.export.repository import resolve_model_dir
+
+    _, manifest = resolve_model_dir(path)
+    ckpt = Path(manifest["source"]["checkpoint"])
+    if not ckpt.is_file():
+        raise GxrError(f"{path}: its source checkpoint {ckpt} is not on this machine")
+    return ckpt
+
+
+def _load_torch(path: Path, device: str, threads: int | None) -> Model:
+    from gxr.backends.torch_runner import TorchRunner
+
+    runner = TorchRunner(path, device, threads).activate()
+    return Model(runner, runner.info, "input", "float32", source=str(path))
+
+
+def _load_onnx(path: Path, device: str, threads: int | None) -> Model:
+    from gxr.backends.ort_runner import OrtRunner
+    from gxr.export.repository import resolve_model_dir
+
+    version_dir, manifest = resolve_model_dir(path)
+    onnx_path = version_dir / manifest["onnx"]["file"]
+    if not onnx_path.is_file():
+        raise GxrError(f"{onnx_path}: model file named by the manifest is missing")
+    if sha256_file(onnx_path) != manifest["onnx"]["sha256"]:
+        raise GxrError(f"{version_dir / 'manifest.json'}: does not match its model ({onnx_path.name} sha256 differs)")
+    runner = OrtRunner(onnx_path, device, threads).activate()
+    graph_input = runner.input_metadata()[0]
+    spec = manifest["input"]
+    if (graph_input.name, graph_input.dtype) != (spec["name"], spec["dtype"]):
+        raise GxrError(f"{version_dir / 'manifest.json'}: does not match its model (input "
+                       f"{spec['name']}:{spec['dtype']} vs graph {graph_input.name}:{graph_input.dtype})")
+    info = ModelInfo.from_dict(manifest, source=str(version_dir / "manifest.json"))
+    return Model(runner, info, spec["name"], spec["dtype"], manifest, str(version_dir),
+                 batch_size=int(manifest.get("batch", {}).get("max", 32)))
