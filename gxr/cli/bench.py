@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from gxr.cli.common import console, handle_errors
@@ -73,7 +74,7 @@ def run_latency(models: list[Path], backend: str, batch_sizes: list[int], warmup
                                        lambda s: progress.update(task, advance=1, status=s))
                 note = getattr(model.runner, "fallback_note", "")
                 if note:
-                    console.print(f"[yellow]note[/]: {path}: {note}")
+                    console.print(f"[yellow]note[/]: {escape(str(path))}: {escape(note)}")
     ratios = gray_color_ratios(timings)
     console.print(latency_table(timings))
     if ratios:

@@ -8,6 +8,7 @@ from typing import Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gxr.errors import GxrError
 
@@ -17,7 +18,7 @@ F = TypeVar("F", bound=Callable)
 
 
 def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error[/]: {message}", markup=True, emoji=False)
+    err_console.print(f"[bold red]error[/]: {escape(message)}", markup=True, emoji=False)
     return typer.Exit(code=2)
 
 

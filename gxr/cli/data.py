@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from gxr.cli.common import console, handle_errors
@@ -28,4 +29,4 @@ def info(spec: str = typer.Argument(..., help="Data spec, e.g. nih:../shared/dat
         table.add_row(label, *(str(int(positives[name][i])) for name in source.splits))
     console.print(table)
     for note in source.notes:
-        console.print(f"[yellow]note[/]: {note}")
+        console.print(f"[yellow]note[/]: {escape(note)}")

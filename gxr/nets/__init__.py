@@ -9,8 +9,8 @@ from gxr.errors import GxrError
 ARCHS: dict[str, tuple[str, int]] = {
     "inception_v3": ("Conv2d_1a_3x3.conv", 75),
     "densenet121": ("features.conv0", 32),
-    "resnet18": ("conv1", 32),
-    "resnet50": ("conv1", 32),
+    "resnet18": ("conv1", 16),
+    "resnet50": ("conv1", 16),
     "vgg11": ("features.0", 32),
     "alexnet": ("features.0", 63),
     "mobilenet_v2": ("features.0.0", 32),

@@ -58,6 +58,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo, dict[str, Any]]:
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise GxrError(f"{payload['path']}: weights do not match {info.arch} with {info.channels} channels "
-                       f"({str(exc).splitlines()[0]})") from None
+        detail = next((ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln or "Missing" in ln
+                       or "Unexpected" in ln), str(exc).splitlines()[0])
+        raise GxrError(f"{payload['path']}: weights do not match {info.arch} with {info.channels} channel(s) "
+                       f"and {info.num_outputs} output(s) ({detail[:200]})") from None
     return model.eval(), info, payload

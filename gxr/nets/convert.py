@@ -58,7 +58,8 @@ def convert_checkpoint(ckpt: Path, to_channels: int, out: Path, mode: str = "sum
     report = {"from_channels": info.channels, "to_channels": to_channels, "mode": mode,
               "identity": identity if exact else "luma mode: approximate, not an identity",
               "max_abs_diff": max_abs, "max_rel_diff": max_rel, "checked_images": 4, "source": str(ckpt)}
-    save_model(out, converted, new_info, **extra, converted_from=report)
+    extra["conversions"] = list(extra.get("conversions") or []) + [report]
+    save_model(out, converted, new_info, **extra)
     return report
 
 

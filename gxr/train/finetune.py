@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from torch import nn
@@ -105,7 +106,7 @@ class Finetuner:
         self.resume = resume
         self.source: DataSource = open_source(data_spec)
         for note in self.source.notes:
-            console.print(f"[yellow]note[/]: {data_spec}: {note}")
+            console.print(f"[yellow]note[/]: {escape(data_spec)}: {escape(note)}")
         self.info = ModelInfo(recipe.arch, recipe.channels, recipe.image_size, self.source.task,
                               list(self.source.labels), list(self.source.classes))
         torch.manual_seed(recipe.seed)
@@ -115,7 +116,7 @@ class Finetuner:
         if init is not None:
             self.init_notes = load_init_weights(self.model, recipe.arch, read_weight_file(init), str(init))
             for note in self.init_notes:
-                console.print(f"[cyan]init[/]: {note}")
+                console.print(f"[cyan]init[/]: {escape(note)}")
         if recipe.freeze_until:
             frozen = freeze_until(self.model, recipe.freeze_until)
             console.print(f"froze {frozen:,} parameters before {recipe.freeze_until}")

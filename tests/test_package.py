@@ -1,0 +1,40 @@
+"""`import gxr` and `gxr --help` stay light: no torch, no TensorRT, under a second."""
+
+import subprocess
+import sys
+import time
+
+from tests.conftest import REPO, run_gxr
+
+HEAVY = ("torch", "tensorrt", "onnxruntime", "torchvision")
+
+
+def _imported_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    return {m for m in out.stdout.strip().split(",") if m}
+
+
+def test_import_gxr_imports_no_heavy_framework():
+    assert _imported_after("import gxr") == set()
+
+
+def test_cli_module_imports_no_heavy_framework():
+    assert _imported_after("import gxr.cli.main") == set()
+
+
+def test_help_is_fast_and_lists_commands():
+    start = time.perf_counter()
+    result = run_gxr("--help")
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0
+    for command in ("train", "export", "bench", "predict", "convert", "demo"):
+        assert command in result.stdout
+    assert elapsed < 3.0   # generous for a loaded CI box; the import itself is checked above
+
+
+def test_version():
+    from gxr import __version__
+
+    result = run_gxr("--version")
+    assert result.stdout.strip() == f"gxr {__version__}"
