@@ -86,26 +86,53 @@ def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: 
     is_torch = path.suffix in (".pt", ".pth") or (path.is_dir() and (path / "model.pt").is_file()
                                                   and not (path / "manifest.json").is_file())
     if backend == "torch" or (backend == "auto" and is_torch):
-        return _load_torch(path if is_torch else _checkpoint_of(path), device, threads)
+        if is_torch:
+            return _load_torch(path, device, threads)
+        ckpt, image_size = _checkpoint_of(path)
+        return _load_torch(ckpt, device, threads, image_size)
+    if backend == "tensorrt":
+        return _load_tensorrt(path)
     if backend not in ("auto", "onnxruntime"):
-        raise GxrError(f"backend {backend!r}: choose auto, torch or onnxruntime")
+        raise GxrError(f"backend {backend!r}: choose auto, onnxruntime, torch or tensorrt")
     return _load_onnx(path, device, threads)
 
 
-def _checkpoint_of(path: Path) -> Path:
+def _load_tensorrt(path: Path) -> Model:
+    from gxr.backends.trt_runner import TrtRunner
+    from gxr.export.repository import resolve_model_dir
+
+    version_dir, manifest = resolve_model_dir(path)
+    engine = manifest.get("tensorrt")
+    if not engine:
+        raise GxrError(f"{version_dir}: has no TensorRT engine; build one with gxr export --trt")
+    plan = version_dir / engine["file"]
+    if not plan.is_file() or sha256_file(plan) != engine["sha256"]:
+        raise GxrError(f"{version_dir / 'manifest.json'}: does not match its engine ({plan.name} missing or changed)")
+    info = ModelInfo.from_dict(manifest, source=str(version_dir / "manifest.json"))
+    return Model(TrtRunner(plan).activate(), info, manifest["input"]["name"], manifest["input"]["dtype"], manifest,
+                 str(version_dir), batch_size=int(manifest["batch"]["max"]))
+
+
+def _checkpoint_of(path: Path) -> tuple[Path, int]:
+    """The source checkpoint of a repository entry and the input size it was exported at, so that
+    `--backend torch` runs the same network on the same input as the ONNX model."""
     from gxr.export.repository import resolve_model_dir
 
     _, manifest = resolve_model_dir(path)
     ckpt = Path(manifest["source"]["checkpoint"])
     if not ckpt.is_file():
         raise GxrError(f"{path}: its source checkpoint {ckpt} is not on this machine")
-    return ckpt
+    if sha256_file(ckpt) != manifest["source"]["sha256"]:
+        raise GxrError(f"{ckpt}: changed since {path} was exported (sha256 differs)")
+    return ckpt, int(manifest["image_size"])
 
 
-def _load_torch(path: Path, device: str, threads: int | None) -> Model:
+def _load_torch(path: Path, device: str, threads: int | None, image_size: int | None = None) -> Model:
     from gxr.backends.torch_runner import TorchRunner
 
     runner = TorchRunner(path, device, threads).activate()
+    if image_size:   # the architectures are fully convolutional + global pooling
+        runner.info.image_size = image_size
     return Model(runner, runner.info, "input", "float32", source=str(path))
 
 

@@ -19,7 +19,8 @@ from gxr.runtime import Model
 
 @dataclass
 class Timing:
-    model: str
+    model: str                # label (model, plus backend when several are timed)
+    group: str                # the model itself, shared by its backends
     backend: str
     provider: str
     channels: int
@@ -49,9 +50,10 @@ def time_calls(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[]
     return times
 
 
-def summarize(label: str, model: Model, mode: str, batch: int, seconds: np.ndarray, bytes_per_image: int) -> Timing:
+def summarize(label: str, group: str, model: Model, mode: str, batch: int, seconds: np.ndarray,
+              bytes_per_image: int) -> Timing:
     per_image_ms = seconds * 1000.0 / batch
-    return Timing(label, model.backend, model.runner.provider, model.info.channels, model.input_dtype, mode, batch,
+    return Timing(label, group, model.backend, model.runner.provider, model.info.channels, model.input_dtype, mode, batch,
                   len(seconds), *(float(np.percentile(per_image_ms, q)) for q in (50, 90, 99)),
                   float(batch * len(seconds) / seconds.sum()), bytes_per_image,
                   [round(float(s) * 1000.0, 4) for s in seconds])
@@ -77,14 +79,15 @@ def write_png_files(images: Sequence[Image.Image], folder: Path) -> list[Path]:
 
 
 def bench_model(label: str, model: Model, batch_sizes: Sequence[int], warmup: int, iters: int,
-                image_files: Sequence[Path] | None = None, on_step: Callable[[str], None] | None = None) -> list[Timing]:
+                image_files: Sequence[Path] | None = None, on_step: Callable[[str], None] | None = None,
+                group: str | None = None) -> list[Timing]:
     """All timings for one model, consecutively: compute-only per batch size, then end-to-end."""
-    results = []
+    results, group = [], group or label
     for batch in batch_sizes:
         feed = compute_feed(model, batch)
         nbytes = next(iter(feed.values())).nbytes // batch
         seconds = time_calls(lambda: model.runner.infer(feed), warmup, iters, model.runner.synchronize)
-        results.append(summarize(label, model, "compute", batch, seconds, nbytes))
+        results.append(summarize(label, group, model, "compute", batch, seconds, nbytes))
         if on_step:
             on_step(f"{label} compute b{batch}")
     if image_files:
@@ -92,7 +95,7 @@ def bench_model(label: str, model: Model, batch_sizes: Sequence[int], warmup: in
             files = [str(image_files[i % len(image_files)]) for i in range(batch)]
             encoded = sum(Path(f).stat().st_size for f in files) // batch
             seconds = time_calls(lambda: model.logits(files), warmup, iters, model.runner.synchronize)
-            results.append(summarize(label, model, "end-to-end", batch, seconds, encoded))
+            results.append(summarize(label, group, model, "end-to-end", batch, seconds, encoded))
             if on_step:
                 on_step(f"{label} end-to-end b{batch}")
     return results
@@ -109,6 +112,20 @@ def gray_color_ratios(timings: list[Timing]) -> list[dict[str, Any]]:
             rows.append({"backend": backend, "mode": mode, "batch": batch,
                          "gray_ms": pair[1].ms_per_image_p50, "color_ms": pair[3].ms_per_image_p50,
                          "gray_over_color": pair[1].ms_per_image_p50 / pair[3].ms_per_image_p50})
+    return rows
+
+
+def backend_speedups(timings: list[Timing]) -> list[dict[str, Any]]:
+    """torch / onnxruntime ms-per-image ratio (p50) for the same model, mode and batch."""
+    by_key: dict[tuple, dict[str, Timing]] = {}
+    for t in timings:
+        by_key.setdefault((t.group, t.mode, t.batch), {})[t.backend] = t
+    rows = []
+    for (group, mode, batch), pair in by_key.items():
+        if "torch" in pair and "onnxruntime" in pair:
+            rows.append({"model": group, "mode": mode, "batch": batch, "torch_ms": pair["torch"].ms_per_image_p50,
+                         "onnxruntime_ms": pair["onnxruntime"].ms_per_image_p50,
+                         "torch_over_onnxruntime": pair["torch"].ms_per_image_p50 / pair["onnxruntime"].ms_per_image_p50})
     return rows
 
 

@@ -53,36 +53,53 @@ def ratio_table(ratios) -> Table:
     return table
 
 
-def run_latency(models: list[Path], backend: str, batch_sizes: list[int], warmup: int, iters: int,
+def speedup_table(rows) -> Table:
+    table = Table(title="PyTorch eager / ONNX Runtime, same model (p50 ms/image)")
+    for col in ("model", "mode", "batch", "torch", "ort", "torch/ort"):
+        table.add_column(col, justify="left" if col in ("model", "mode") else "right")
+    for r in rows:
+        table.add_row(r["model"], _SHORT.get(r["mode"], r["mode"]), str(r["batch"]), f"{r['torch_ms']:.2f}",
+                      f"{r['onnxruntime_ms']:.2f}", f"{r['torch_over_onnxruntime']:.2f}x")
+    return table
+
+
+def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int], warmup: int, iters: int,
                 threads: Optional[int], end_to_end: bool, data: Optional[str], device: str,
                 labels: Optional[list[str]] = None) -> dict:
-    from gxr.bench.latency import (bench_model, gray_color_ratios, sample_image_files, temp_folder,
-                                   timings_json)
+    from gxr.bench.latency import (backend_speedups, bench_model, gray_color_ratios, sample_image_files,
+                                   temp_folder, timings_json)
     from gxr.bench.machine import machine_info
     from gxr.progress import make_progress
     from gxr.runtime import load
 
     timings = []
     with temp_folder() as tmp, make_progress(console) as progress:
-        task = progress.add_task("latency", total=len(models) * len(batch_sizes) * (2 if end_to_end else 1),
-                                 status="")
+        steps = len(models) * len(backends) * len(batch_sizes) * (2 if end_to_end else 1)
+        task = progress.add_task("latency", total=steps, status="")
         for i, path in enumerate(models):
-            with load(path, backend=backend, device=device, threads=threads) as model:
-                label = labels[i] if labels else str(path)
-                files = sample_image_files(model, data, max(batch_sizes), Path(tmp) / str(i)) if end_to_end else None
-                timings += bench_model(label, model, batch_sizes, warmup, iters, files,
-                                       lambda s: progress.update(task, advance=1, status=s))
-                note = getattr(model.runner, "fallback_note", "")
-                if note:
-                    console.print(f"[yellow]note[/]: {escape(str(path))}: {escape(note)}")
+            name = labels[i] if labels else str(path)
+            files = None
+            for backend in backends:   # one model at a time, each backend in its own block
+                with load(path, backend=backend, device=device, threads=threads) as model:
+                    if end_to_end and files is None:
+                        files = sample_image_files(model, data, max(batch_sizes), Path(tmp) / str(i))
+                    label = name if len(backends) == 1 else f"{name} ({_SHORT.get(model.backend, model.backend)})"
+                    timings += bench_model(label, model, batch_sizes, warmup, iters, files,
+                                           lambda s: progress.update(task, advance=1, status=s), group=name)
+                    note = getattr(model.runner, "fallback_note", "")
+                    if note:
+                        console.print(f"[yellow]note[/]: {escape(str(path))}: {escape(note)}")
     ratios = gray_color_ratios(timings)
     console.print(latency_table(timings))
     if ratios:
         console.print(ratio_table(ratios))
+    speedups = backend_speedups(timings)
+    if speedups:
+        console.print(speedup_table(speedups))
     return {"kind": "latency", "machine": machine_info(),
-            "settings": {"backend": backend, "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters,
+            "settings": {"backends": backends, "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters,
                          "threads": threads, "device": device, "end_to_end": end_to_end},
-            "timings": timings_json(timings), "gray_over_color": ratios}
+            "timings": timings_json(timings), "gray_over_color": ratios, "torch_over_onnxruntime": speedups}
 
 
 def _save(result: dict, path: Optional[Path]) -> None:
@@ -97,7 +114,8 @@ def _save(result: dict, path: Optional[Path]) -> None:
 @handle_errors
 def latency(
     models: List[Path] = typer.Argument(..., help="Models: repository entries / model.onnx / model.pt / run dirs"),
-    backend: str = typer.Option("auto", help="auto (by file type) | onnxruntime | torch"),
+    backend: str = typer.Option("auto", help="auto (by file type) | onnxruntime | torch, or a list: onnxruntime,torch "
+                                "(a repository entry runs under torch from its source checkpoint)"),
     batch_sizes: str = typer.Option("1,8,32", help="Comma-separated batch sizes"),
     warmup: int = typer.Option(5),
     iters: int = typer.Option(30),
@@ -109,7 +127,7 @@ def latency(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results JSON here"),
 ) -> None:
     """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
-    result = run_latency(models, backend, _int_list(batch_sizes, "--batch-sizes"), warmup, iters, threads,
+    result = run_latency(models, [b.strip() for b in backend.split(",") if b.strip()], _int_list(batch_sizes, "--batch-sizes"), warmup, iters, threads,
                          end_to_end, data, device)
     _save(result, json_out)
 

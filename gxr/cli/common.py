@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Callable, TypeVar
 
@@ -12,7 +13,8 @@ from rich.markup import escape
 
 from gxr.errors import GxrError
 
-console = Console()
+# Logs and pipes get 140 columns instead of rich's 80 so tables and epoch lines stay on one line.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable)
 

@@ -58,9 +58,8 @@ def demo(
     comparison = run_compare(out / "models" / "gray", out / "models" / "color", data, "test", None,
                              out / "bench-nih", f"gray vs color {arch} ({data})", iters)
     console.rule("[bold]4/4 latency: ONNX Runtime and PyTorch, compute-only and end-to-end")
-    models = [out / "models" / "gray", out / "models" / "color", out / "gray", out / "color"]
-    latency = run_latency(models, "auto", [1, 8], 3, iters, None, True, data, "cpu",
-                          labels=["gray onnx", "color onnx", "gray torch", "color torch"])
+    latency = run_latency([out / "models" / "gray", out / "models" / "color"], ["onnxruntime", "torch"], [1, 8], 3,
+                          iters, None, True, data, "cpu", labels=["gray", "color"])
     write_json(out / "latency.json", latency)
     summary = {"data": data, "arch": arch, "image_size": image_size, "epochs": epochs,
                "test_mean_auc": {k: r["test"]["mean_auc"] for k, r in runs.items()},

@@ -54,3 +54,16 @@ def test_compare_refuses_swapped_models(tmp_path, exported):
 def test_latency_bad_batch_sizes(exported):
     assert_one_line_error(run_gxr("bench", "latency", str(exported["gray"]), "--batch-sizes", "1,x"),
                           "expected comma-separated integers")
+
+
+def test_latency_same_model_under_onnxruntime_and_torch(tmp_path, exported):
+    out = tmp_path / "both.json"
+    result = run_gxr("bench", "latency", str(exported["gray"]), "--backend", "onnxruntime,torch",
+                     "--batch-sizes", "1", "--warmup", "1", "--iters", "3", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert [t["backend"] for t in data["timings"]] == ["onnxruntime", "torch"]
+    assert data["timings"][1]["provider"] == "cpu"
+    (row,) = data["torch_over_onnxruntime"]
+    assert row["batch"] == 1 and row["torch_over_onnxruntime"] > 0
+    assert "PyTorch eager / ONNX Runtime" in result.stdout
