@@ -36,10 +36,17 @@ class Timing:
     raw_ms_per_batch: list[float]
 
 
-def time_calls(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[], None]) -> np.ndarray:
-    """Seconds per call, after `warmup` untimed calls."""
-    for _ in range(warmup):
+MIN_WARMUP_SECONDS = 1.0
+
+
+def time_calls(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[], None],
+               min_warmup_s: float = MIN_WARMUP_SECONDS) -> np.ndarray:
+    """Seconds per call, after at least `warmup` untimed calls and `min_warmup_s` seconds of them
+    (thread pools and CPU clocks settle; a few calls were not enough on a shared 2-vCPU VM)."""
+    start, done = time.perf_counter(), 0
+    while done < warmup or time.perf_counter() - start < min_warmup_s:
         fn()
+        done += 1
     sync()
     times = np.empty(iters)
     for i in range(iters):
