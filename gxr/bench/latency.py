@@ -108,32 +108,29 @@ def bench_model(label: str, model: Model, batch_sizes: Sequence[int], warmup: in
     return results
 
 
+def _pairs(timings: list[Timing], key: Callable[[Timing], tuple], side: Callable[[Timing], Any], left: Any,
+           right: Any) -> list[tuple[tuple, Timing, Timing]]:
+    """(key, left timing, right timing) for every key that has both sides, in first-seen order."""
+    groups: dict[tuple, dict[Any, Timing]] = {}
+    for t in timings:
+        groups.setdefault(key(t), {})[side(t)] = t
+    return [(k, g[left], g[right]) for k, g in groups.items() if left in g and right in g]
+
+
 def gray_color_ratios(timings: list[Timing]) -> list[dict[str, Any]]:
     """gray/color ms-per-image ratio (p50) for each (backend, mode, batch) that has both."""
-    by_key: dict[tuple, dict[int, Timing]] = {}
-    for t in timings:
-        by_key.setdefault((t.backend, t.mode, t.batch), {})[t.channels] = t
-    rows = []
-    for (backend, mode, batch), pair in sorted(by_key.items()):
-        if 1 in pair and 3 in pair:
-            rows.append({"backend": backend, "mode": mode, "batch": batch,
-                         "gray_ms": pair[1].ms_per_image_p50, "color_ms": pair[3].ms_per_image_p50,
-                         "gray_over_color": pair[1].ms_per_image_p50 / pair[3].ms_per_image_p50})
-    return rows
+    return [{"backend": backend, "mode": mode, "batch": batch, "gray_ms": g.ms_per_image_p50,
+             "color_ms": c.ms_per_image_p50, "gray_over_color": g.ms_per_image_p50 / c.ms_per_image_p50}
+            for (backend, mode, batch), g, c in _pairs(timings, lambda t: (t.backend, t.mode, t.batch),
+                                                       lambda t: t.channels, 1, 3)]
 
 
 def backend_speedups(timings: list[Timing]) -> list[dict[str, Any]]:
     """torch / onnxruntime ms-per-image ratio (p50) for the same model, mode and batch."""
-    by_key: dict[tuple, dict[str, Timing]] = {}
-    for t in timings:
-        by_key.setdefault((t.group, t.mode, t.batch), {})[t.backend] = t
-    rows = []
-    for (group, mode, batch), pair in by_key.items():
-        if "torch" in pair and "onnxruntime" in pair:
-            rows.append({"model": group, "mode": mode, "batch": batch, "torch_ms": pair["torch"].ms_per_image_p50,
-                         "onnxruntime_ms": pair["onnxruntime"].ms_per_image_p50,
-                         "torch_over_onnxruntime": pair["torch"].ms_per_image_p50 / pair["onnxruntime"].ms_per_image_p50})
-    return rows
+    return [{"model": group, "mode": mode, "batch": batch, "torch_ms": pt.ms_per_image_p50,
+             "onnxruntime_ms": ort.ms_per_image_p50, "torch_over_onnxruntime": pt.ms_per_image_p50 / ort.ms_per_image_p50}
+            for (group, mode, batch), pt, ort in _pairs(timings, lambda t: (t.group, t.mode, t.batch),
+                                                        lambda t: t.backend, "torch", "onnxruntime")]
 
 
 def timings_json(timings: list[Timing]) -> list[dict[str, Any]]:

@@ -192,12 +192,16 @@ class DataSource:
         return self.splits[name]
 
 
-def fingerprint(*parts: object) -> str:
-    """sha256 over the given arrays / strings: names, labels and split assignment identify a data set."""
+def fingerprint(splits: dict[str, Split], *extra: object) -> str:
+    """sha256 identifying a data set as trained on: per split, its image names (in order) and targets,
+    plus `extra` (e.g. the pixels of in-memory arrays)."""
     digest = hashlib.sha256()
+    parts: list[object] = list(extra)
+    for name, split in splits.items():
+        parts += [name, "\n".join(split.images.name(i) for i in range(len(split))), split.targets]
     for part in parts:
         if isinstance(part, np.ndarray):
-            digest.update(str(part.dtype).encode() + str(part.shape).encode())
+            digest.update(f"{part.dtype}{part.shape}".encode())
             digest.update(np.ascontiguousarray(part).tobytes())
         else:
             digest.update(str(part).encode("utf-8"))

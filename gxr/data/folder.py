@@ -57,8 +57,7 @@ def _classification_source(spec: DataSpec, paths: list[Path], targets: np.ndarra
     seed = int(spec.option("seed", "0"))
     splits = assign_splits(str(spec.path), FileStore(paths), target, groups, given,
                            spec.option("split", "auto"), seed, notes)
-    fp = fingerprint(spec.kind, np.array([str(p) for p in paths]), target, *(len(s) for s in splits.values()))
-    return DataSource(spec.text, task, labels, splits, classes if task == "binary" else [], notes, fp)
+    return DataSource(spec.text, task, labels, splits, classes if task == "binary" else [], notes, fingerprint(splits))
 
 
 def open_csv(spec: DataSpec) -> DataSource:
@@ -100,5 +99,4 @@ def open_csv(spec: DataSpec) -> DataSource:
     seed = int(spec.option("seed", "0"))
     splits = assign_splits(str(path), FileStore(paths), target, groups, given,
                            spec.option("split", "auto"), seed, notes)
-    fp = fingerprint("csv", np.array([str(p) for p in paths]), target, *(len(s) for s in splits.values()))
-    return DataSource(spec.text, "multilabel", names, splits, [], notes, fp)
+    return DataSource(spec.text, "multilabel", names, splits, [], notes, fingerprint(splits))

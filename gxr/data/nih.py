@@ -88,13 +88,11 @@ def open_nih(spec: DataSpec) -> DataSource:
         notes.append(f"{int(present.sum())} of {len(table.names)} table images found; using those")
     table = NihTable(table.names[present], table.labels[present], table.patients[present])
     store = ConcatStore([locations[name][:2] for name in table.names])
-    given = _given_split(root, table, locations, int(spec.option("seed", "0")), notes)
     seed = int(spec.option("seed", "0"))
+    given = _given_split(root, table, locations, seed, notes)
     splits = assign_splits(str(root), store, table.labels, table.patients, given,
                            spec.option("split", "auto"), seed, notes)
-    fp = fingerprint("nih", table.names, table.labels, *(splits[s].images.name(0) for s in splits if len(splits[s])),
-                     *(len(s) for s in splits.values()))
-    return DataSource(spec.text, "multilabel", list(NIH_LABELS), splits, [], notes, fp)
+    return DataSource(spec.text, "multilabel", list(NIH_LABELS), splits, [], notes, fingerprint(splits))
 
 
 def _find_one(root: Path, patterns: tuple[str, ...]) -> Path | None:

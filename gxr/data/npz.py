@@ -54,9 +54,7 @@ def open_npz(spec: DataSpec) -> DataSource:
     seed = int(spec.option("seed", "0"))
     splits = assign_splits(str(path), ArrayStore(all_images, list(all_names), path.name), target, groups,
                            given, spec.option("split", "auto"), seed, notes)
-    fp = fingerprint("npz", all_images, target, *(np.flatnonzero(given == i) for i in range(3)),
-                     *(len(s) for s in splits.values()))
-    return DataSource(spec.text, task, labels, splits, classes, notes, fp)
+    return DataSource(spec.text, task, labels, splits, classes, notes, fingerprint(splits, all_images))
 
 
 def _find_prefix(path, keys: set[str], split: str) -> str:

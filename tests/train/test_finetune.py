@@ -108,3 +108,20 @@ def test_missing_data_file_and_corrupt_init(tmp_path, pneumonia_spec):
     result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--init", str(bad),
                      "--out", str(tmp_path / "r"))
     assert_one_line_error(result, "weights.pth: not a readable PyTorch weight file")
+
+
+def test_corrupt_png_in_training_data_names_the_file(tmp_path):
+    from PIL import Image
+
+    for cls in ("normal", "pneumonia"):
+        for i in range(8):
+            path = tmp_path / "data" / cls / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("L", (40, 40), 30 * i).save(path)
+    for i in range(8):   # truncate every file of one class so whichever split it lands in fails
+        bad = tmp_path / "data" / "pneumonia" / f"{i}.png"
+        bad.write_bytes(bad.read_bytes()[:50])
+    result = run_gxr("train", "finetune", "--data", f"folder:{tmp_path / 'data'}", "--arch", "resnet18",
+                     "--image-size", "32", "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert_one_line_error(result, "pneumonia/", ".png: cannot decode image")
+    assert not (tmp_path / "run" / "model.pt").exists()
