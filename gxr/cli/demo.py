@@ -31,7 +31,7 @@ def demo(
     from gxr.errors import GxrError
     from gxr.export.onnx_export import export_model
     from gxr.fileio import write_json
-    from gxr.train.finetune import Finetuner
+    from gxr.train.loop import Trainer
     from gxr.train.recipes import FinetuneRecipe
 
     if data is None:
@@ -46,7 +46,7 @@ def demo(
         console.rule(f"[bold]1/4 fine-tune {key} ({channels}-channel) {arch}")
         recipe = FinetuneRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
                                 image_size=image_size, patience=epochs)
-        runs[key] = Finetuner(recipe, data, out / key, console, init=init).run()
+        runs[key] = Trainer(recipe, data, out / key, console, init=init).run()
     for key in runs:
         console.rule(f"[bold]2/4 export {key} to ONNX (uint8 input) + parity")
         path, manifest = export_model(out / key, out / "models", name=key, input_dtype="uint8", data_spec=data)

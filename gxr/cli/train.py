@@ -44,8 +44,44 @@ def finetune(
                             optimizer=optimizer, weight_decay=weight_decay, image_size=image_size,
                             hflip=hflip, freeze_until=freeze_until, train_fraction=train_fraction,
                             patience=patience, seed=seed, device=device, amp=amp, workers=workers).validate()
-    from gxr.train.finetune import Finetuner
+    from gxr.train.loop import Trainer
 
-    Finetuner(recipe, data, out, console, init=init, resume=resume).run()
+    Trainer(recipe, data, out, console, init=init, resume=resume).run()
     console.print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
 
+
+
+@app.command()
+@handle_errors
+def pretrain(
+    data: str = typer.Option(..., help="ImageNet-layout data: folder:DIR or folder:FILE.zip (train/ val/ CLASS/ images)"),
+    out: Path = typer.Option(..., help="Run directory (model.pt, metrics.json, last.pt)"),
+    arch: str = typer.Option("inception_v3"),
+    channels: int = typer.Option(1, help="1 = gray (Luma after augmentation), 3 = color"),
+    epochs: int = typer.Option(90, help="The paper trained 84-100 epochs on ImageNet"),
+    batch_size: int = typer.Option(64),
+    lr: float = typer.Option(0.01),
+    lr_decay: float = typer.Option(0.94, help="Multiply lr by this every --lr-decay-epochs"),
+    lr_decay_epochs: int = typer.Option(2),
+    weight_decay: float = typer.Option(4e-5),
+    label_smoothing: float = typer.Option(0.1),
+    image_size: int = typer.Option(299),
+    train_fraction: float = typer.Option(1.0),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    amp: bool = typer.Option(True, help="bf16 autocast on CUDA"),
+    workers: int = typer.Option(0),
+    seed: int = typer.Option(0),
+    resume: bool = typer.Option(False, help="Continue an interrupted run in --out"),
+) -> None:
+    """Pre-train a gray or color model on an ImageNet-style folder (the paper's RMSProp recipe); fine-tune
+    it later with `gxr train finetune --init RUN/model.pt`."""
+    from gxr.train.recipes import PretrainRecipe
+
+    recipe = PretrainRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
+                            lr_decay=lr_decay, lr_decay_epochs=lr_decay_epochs, weight_decay=weight_decay,
+                            label_smoothing=label_smoothing, image_size=image_size, train_fraction=train_fraction,
+                            device=device, amp=amp, workers=workers, seed=seed).validate()
+    from gxr.train.loop import Trainer
+
+    Trainer(recipe, data, out, console, resume=resume).run()
+    console.print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -121,6 +122,37 @@ def index_tar(archive: Path, suffixes: tuple[str, ...]) -> list[TarMember]:
                     if m.isfile() and m.name.lower().endswith(suffixes)]
     except (tarfile.TarError, OSError) as exc:
         raise GxrError(f"{archive}: cannot read tar archive ({exc}); compressed archives must be unpacked") from None
+
+
+class ZipStore(ImageStore):
+    """Images inside a .zip; each process opens its own handle (safe with forked data-loader workers)."""
+
+    def __init__(self, archive: Path, names: Sequence[str]):
+        self.archive, self.names = Path(archive), list(names)
+        self._handle: tuple[int, zipfile.ZipFile] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def name(self, index: int) -> str:
+        return f"{self.archive}:{self.names[index]}"
+
+    def _zip(self) -> zipfile.ZipFile:
+        if self._handle is None or self._handle[0] != os.getpid():
+            self._handle = (os.getpid(), zipfile.ZipFile(self.archive))
+        return self._handle[1]
+
+    def encoded(self, index: int) -> bytes:
+        try:
+            return self._zip().read(self.names[index])
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise GxrError(f"{self.name(index)}: cannot read from zip ({exc})") from None
+
+    def open(self, index: int) -> Image.Image:
+        return open_image(self.encoded(index), self.name(index))
+
+    def __getstate__(self):
+        return {"archive": self.archive, "names": self.names, "_handle": None}
 
 
 class SubsetStore(ImageStore):

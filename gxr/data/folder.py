@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from gxr.data.base import DataSource, FileStore, assign_splits, fingerprint
+from gxr.data.base import DataSource, FileStore, ZipStore, assign_splits, fingerprint
 from gxr.data.spec import DataSpec
 from gxr.errors import GxrError
 
@@ -17,46 +18,69 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _SPLIT_DIRS = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
 
 
-def _class_dirs(d: Path) -> list[Path]:
-    return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def _images_in(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(d).parts))
 
 
 def open_folder(spec: DataSpec) -> DataSource:
+    """Class sub-folders, optionally under train/ val/ test/ (the ImageNet layout); DIR or a .zip of it."""
     root = spec.path
-    if not root.is_dir():
-        raise GxrError(f"{root}: image folder not found")
-    split_dirs = {d: _SPLIT_DIRS[d.name.lower()] for d in _class_dirs(root) if d.name.lower() in _SPLIT_DIRS}
-    roots = split_dirs or {root: -1}
-    classes = sorted({c.name for r in roots for c in _class_dirs(r)})
+    if root.is_file() and root.suffix.lower() == ".zip":
+        relpaths, store = _zip_images(root)
+    elif root.is_dir():
+        files = _images_in(root)
+        relpaths, store = [p.relative_to(root).as_posix() for p in files], FileStore(files)
+    else:
+        raise GxrError(f"{root}: image folder (or .zip) not found")
+    parts = [path.split("/") for path in relpaths]
+    has_split_dirs = bool(parts) and all(len(p) >= 3 and p[0].lower() in _SPLIT_DIRS for p in parts)
+    class_of = [p[1] if has_split_dirs else p[0] for p in parts]
+    if any(len(p) < (3 if has_split_dirs else 2) for p in parts):
+        raise GxrError(f"{root}: images must sit in class sub-folders (CLASS/img.png or SPLIT/CLASS/img.png)")
+    classes = sorted(set(class_of))
     if len(classes) < 2:
         raise GxrError(f"{root}: expected at least 2 class sub-folders, found {len(classes)}")
-    paths, targets, given = [], [], []
-    for split_root, code in roots.items():
-        for c in _class_dirs(split_root):
-            files = _images_in(c)
-            paths += files
-            targets += [classes.index(c.name)] * len(files)
-            given += [code] * len(files)
-    if not paths:
-        raise GxrError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
-    return _classification_source(spec, paths, np.array(targets), classes,
-                                  np.array(given) if split_dirs else None, None)
+    targets = np.array([classes.index(c) for c in class_of])
+    given, notes = None, []
+    if has_split_dirs:
+        given = np.array([_SPLIT_DIRS[p[0].lower()] for p in parts])
+        if not (given == 2).any():   # ImageNet layout: val/ is the evaluation set
+            given = _hold_out_validation(given, int(spec.option("seed", "0")))
+            notes.append("no test/ folder: val/ is the test split and 10% of train/ is held out for validation")
+    return _classification_source(spec, store, targets, classes, given, None, notes)
 
 
-def _classification_source(spec: DataSpec, paths: list[Path], targets: np.ndarray, classes: list[str],
-                            given: np.ndarray | None, groups: np.ndarray | None) -> DataSource:
+def _zip_images(archive: Path) -> tuple[list[str], ZipStore]:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = sorted(n for n in zf.namelist() if n.lower().endswith(IMAGE_SUFFIXES) and not n.endswith("/"))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise GxrError(f"{archive}: not a readable zip ({exc})") from None
+    if not names:
+        raise GxrError(f"{archive}: no images ({', '.join(IMAGE_SUFFIXES)}) inside")
+    return names, ZipStore(archive, names)
+
+
+def _hold_out_validation(given: np.ndarray, seed: int, fraction: float = 0.1) -> np.ndarray:
+    """train (0) / val (1) -> train / val carved from train / test (the former val)."""
+    out = np.where(given == 1, 2, given)
+    train = np.flatnonzero(out == 0)
+    held = np.random.default_rng(seed).permutation(train)[:int(round(fraction * len(train)))]
+    out[held] = 1
+    return out
+
+
+def _classification_source(spec: DataSpec, store, targets: np.ndarray, classes: list[str],
+                            given: np.ndarray | None, groups: np.ndarray | None,
+                            notes: list[str] | None = None) -> DataSource:
     if len(classes) == 2:
         task, labels, target = "binary", [classes[1]], targets[:, None].astype(np.float32)
     else:
         task, labels, target = "multiclass", classes, targets.astype(np.float32)
-    notes: list[str] = []
+    notes = list(notes or [])
     seed = int(spec.option("seed", "0"))
-    splits = assign_splits(str(spec.path), FileStore(paths), target, groups, given,
-                           spec.option("split", "auto"), seed, notes)
+    splits = assign_splits(str(spec.path), store, target, groups, given, spec.option("split", "auto"), seed, notes)
     return DataSource(spec.text, task, labels, splits, classes if task == "binary" else [], notes, fingerprint(splits))
 
 
@@ -86,7 +110,7 @@ def open_csv(spec: DataSpec) -> DataSource:
     if "label" in columns:
         classes = sorted({r["label"] for r in rows})
         targets = np.array([classes.index(r["label"]) for r in rows])
-        return _classification_source(spec, paths, targets, classes, given, groups)
+        return _classification_source(spec, FileStore(paths), targets, classes, given, groups)
     label_cols = spec.option("labels")
     names = label_cols.split(",") if label_cols else [c for c in columns if c not in (path_col, "split", "patient")]
     if not names:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from rich.progress import Progress
 
 from gxr.data.base import Split
 from gxr.errors import GxrError
-from gxr.preprocess import Normalization, to_model_pixels
+from gxr.preprocess import LUMA, Normalization, to_model_pixels
 
 CACHE_LIMIT_BYTES = 4 << 30
 
@@ -70,19 +72,44 @@ def batches(data: SplitPixels, batch_size: int, shuffle: bool, seed: int, worker
     yield from loader
 
 
-class DeviceTransform:
-    """uint8 batch on the host -> normalized float batch on the device, optional random h-flip."""
+def random_resized_crop(x: torch.Tensor, generator: torch.Generator, hflip: bool,
+                        scale: tuple[float, float] = (0.25, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)
+                        ) -> torch.Tensor:
+    """Per-sample random crop (area fraction `scale`, aspect `ratio`) resized back to full size, with
+    optional horizontal flip: one affine grid for the whole batch."""
+    n = x.shape[0]
+    area = torch.empty(n).uniform_(*scale, generator=generator)
+    aspect = torch.exp(torch.empty(n).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator))
+    w, h = torch.sqrt(area * aspect).clamp(max=1.0), torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = (torch.rand(n, generator=generator) * 2 - 1) * (1 - w)
+    cy = (torch.rand(n, generator=generator) * 2 - 1) * (1 - h)
+    sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if hflip else torch.ones(n)
+    zeros = torch.zeros(n)
+    theta = torch.stack([torch.stack([w * sign, zeros, cx], 1), torch.stack([zeros, h, cy], 1)], 1)
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
-    def __init__(self, norm: Normalization, channels: int, device: torch.device):
+
+class DeviceTransform:
+    """uint8 batch on the host -> normalized float batch on the device. In training: random h-flip or
+    random-resized crop + flip, then (RGB input, gray model) Luma conversion after the augmentation."""
+
+    def __init__(self, norm: Normalization, channels: int, device: torch.device, hflip: bool = False,
+                 crop: bool = False):
         mean = torch.tensor(Normalization._per_channel(norm.mean, channels), dtype=torch.float32)
         std = torch.tensor(Normalization._per_channel(norm.std, channels), dtype=torch.float32)
         self.mean, self.std = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
-        self.device = device
+        self.luma = torch.tensor(LUMA, dtype=torch.float32).view(1, 3, 1, 1).to(device)
+        self.device, self.channels, self.hflip, self.crop = device, channels, hflip, crop
 
-    def __call__(self, pixels: torch.Tensor, hflip: bool = False,
+    def __call__(self, pixels: torch.Tensor, train: bool = False,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         x = pixels.to(self.device, non_blocking=True).float().div_(255.0)
-        if hflip:
-            flip = torch.rand(x.shape[0], generator=generator) < 0.5
-            x[flip.to(self.device)] = x[flip.to(self.device)].flip(-1)
+        if train and self.crop:
+            x = random_resized_crop(x, generator, self.hflip)
+        elif train and self.hflip:
+            flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(self.device)
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        if x.shape[1] == 3 and self.channels == 1:
+            x = (x * self.luma).sum(dim=1, keepdim=True)
         return (x - self.mean) / self.std

@@ -31,6 +31,11 @@ class FinetuneRecipe:
     amp: bool = True          # bf16 autocast on CUDA; ignored on CPU
     workers: int = 0
     stem_mode: str = "sum"    # how --init weights of another channel count are converted
+    lr_decay: float = 1.0     # multiply lr by this every `lr_decay_epochs` epochs (1.0 = constant)
+    lr_decay_epochs: int = 1
+    label_smoothing: float = 0.0       # multi-class only
+    random_resized_crop: bool = False  # area 25-100%, aspect 3/4-4/3, on the device
+    luma_after_augment: bool = False   # gray models: augment the RGB image, then convert with Luma
 
     def validate(self) -> "FinetuneRecipe":
         check_arch(self.arch)
@@ -42,6 +47,8 @@ class FinetuneRecipe:
             raise GxrError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise GxrError("--epochs and --batch-size must be >= 1 and --lr > 0")
+        if not 0.0 < self.lr_decay <= 1.0 or self.lr_decay_epochs < 1 or not 0.0 <= self.label_smoothing < 1.0:
+            raise GxrError("--lr-decay must be in (0, 1], --lr-decay-epochs >= 1, --label-smoothing in [0, 1)")
         if self.device not in ("auto", "cpu", "cuda"):
             raise GxrError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         return self
@@ -60,3 +67,21 @@ class FinetuneRecipe:
         for key in ("epochs", "patience", "device", "workers"):
             d.pop(key)
         return d
+
+
+@dataclass
+class PretrainRecipe(FinetuneRecipe):
+    """ImageNet-style pre-training as in Xie & Richmond 2018 (after the TF-slim Inception-V3 recipe):
+    RMSProp (decay 0.9, eps 1.0), lr 0.01 decayed x0.94 every 2 epochs, batch 64, label smoothing 0.1,
+    random-resized crops + flips, and for gray models Luma conversion after augmentation."""
+    epochs: int = 90
+    batch_size: int = 64
+    lr: float = 0.01
+    optimizer: str = "rmsprop"
+    weight_decay: float = 4e-5
+    lr_decay: float = 0.94
+    lr_decay_epochs: int = 2
+    label_smoothing: float = 0.1
+    random_resized_crop: bool = True
+    luma_after_augment: bool = True
+    patience: int = 1000

@@ -66,7 +66,7 @@ def test_freeze_until_freezes_earlier_layers(tmp_path, pneumonia_spec):
 
 def test_freeze_until_keeps_frozen_weights_unchanged():
     from gxr.nets.factory import create_model
-    from gxr.train.finetune import freeze_until
+    from gxr.train.loop import freeze_until
 
     model = create_model("inception_v3", 1, 3)
     frozen = freeze_until(model, "Mixed_7a")

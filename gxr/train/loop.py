@@ -1,4 +1,5 @@
-"""`gxr train finetune`: per-epoch validation, best checkpoint by val loss, early stopping, resume."""
+"""The training loop behind `gxr train finetune` and `gxr train pretrain`: per-epoch validation, best
+checkpoint by val loss, early stopping, lr schedule, resume."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from gxr.nets.checkpoint import save_model
 from gxr.nets.factory import create_model, load_init_weights, read_weight_file
 from gxr.progress import make_progress
 from gxr.train.pipeline import DeviceTransform, SplitPixels, batches, pick_device
-from gxr.train.recipes import FinetuneRecipe
+from gxr.train.recipes import FinetuneRecipe, PretrainRecipe
 
 STATE_FILE = "last.pt"
 
@@ -61,8 +62,8 @@ def make_optimizer(recipe: FinetuneRecipe, params) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
-def make_loss(task: str) -> nn.Module:
-    return nn.CrossEntropyLoss() if task == "multiclass" else nn.BCEWithLogitsLoss()
+def make_loss(task: str, label_smoothing: float = 0.0) -> nn.Module:
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing) if task == "multiclass" else nn.BCEWithLogitsLoss()
 
 
 def loss_target(targets: torch.Tensor, task: str) -> torch.Tensor:
@@ -91,12 +92,13 @@ def predict_logits(model: nn.Module, data: SplitPixels, transform: DeviceTransfo
     return np.concatenate(outputs), total_loss / max(len(data), 1)
 
 
-class Finetuner:
-    """One fine-tuning run in RUN_DIR."""
+class Trainer:
+    """One training run (fine-tuning or pre-training, as the recipe says) in RUN_DIR."""
 
     def __init__(self, recipe: FinetuneRecipe, data_spec: str, out_dir: Path, console: Console,
                  init: Path | None = None, resume: bool = False):
         self.recipe, self.out_dir, self.console = recipe.validate(), Path(out_dir), console
+        self.kind = "pretrain" if isinstance(recipe, PretrainRecipe) else "finetune"
         self.state_path = self.out_dir / STATE_FILE
         if self.state_path.exists() and not resume:
             raise GxrError(f"{self.out_dir}: already holds a run; pass --resume to continue it or choose "
@@ -123,8 +125,11 @@ class Finetuner:
         self.model.to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(recipe, params)
-        self.loss_fn = make_loss(self.source.task)
-        self.transform = DeviceTransform(self.info.norm, recipe.channels, self.device)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, recipe.lr_decay_epochs, recipe.lr_decay)
+        self.loss_fn = make_loss(self.source.task, recipe.label_smoothing)
+        self.eval_loss_fn = make_loss(self.source.task)
+        self.transform = DeviceTransform(self.info.norm, recipe.channels, self.device, recipe.hflip,
+                                         recipe.random_resized_crop)
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"epoch": None, "val_loss": math.inf}
         self.bad_epochs = 0
@@ -146,6 +151,7 @@ class Finetuner:
     # ---- state ------------------------------------------------------------------------------
     def _save_state(self, epoch: int) -> None:
         state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(),
                  "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
                  "recipe": self.recipe.to_dict(), "fingerprint": self.source.fingerprint,
                  "torch_rng": torch.get_rng_state()}
@@ -163,6 +169,7 @@ class Finetuner:
                            "resume with the same flags")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
         self.history, self.best, self.bad_epochs = state["history"], state["best"], state["bad_epochs"]
         self.start_epoch = int(state["epoch"]) + 1
         torch.set_rng_state(state["torch_rng"])
@@ -178,7 +185,9 @@ class Finetuner:
         r = self.recipe
         progress = make_progress(self.console)
         with progress:
-            train = SplitPixels(self._train_split(), r.channels, r.image_size, progress, "decode train")
+            # gray models with luma_after_augment see RGB during augmentation, then Luma on the device
+            decode = 3 if (r.luma_after_augment and r.channels == 1) else r.channels
+            train = SplitPixels(self._train_split(), decode, r.image_size, progress, "decode train")
             val = SplitPixels(self.source.split("val"), r.channels, r.image_size, progress, "decode val")
             if self.resume:
                 self._load_state()
@@ -188,6 +197,7 @@ class Finetuner:
                 row = self._epoch(epoch, train, val, progress)
                 self.history.append(row)
                 self._print_epoch(row)
+                self.scheduler.step()
                 if row["val_loss"] < self.best["val_loss"]:
                     self.best, self.bad_epochs = {"epoch": epoch, "val_loss": row["val_loss"]}, 0
                     self._save_model(best_epoch=epoch)
@@ -205,11 +215,12 @@ class Finetuner:
         _keep_frozen_bn_in_eval(self.model)
         n_batches = math.ceil(len(train) / r.batch_size)
         task = progress.add_task(f"epoch {epoch + 1}/{r.epochs}", total=n_batches, status="")
-        flips = torch.Generator().manual_seed(r.seed * 1000 + epoch)
+        augment = torch.Generator().manual_seed(r.seed * 1000 + epoch)
+        lr = self.optimizer.param_groups[0]["lr"]
         total, seen, start = 0.0, 0, time.perf_counter()
         for pixels, targets in batches(train, r.batch_size, shuffle=True, seed=r.seed * 1000 + epoch,
                                        workers=r.workers):
-            x = self.transform(pixels, hflip=r.hflip, generator=flips)
+            x = self.transform(pixels, train=True, generator=augment)
             with _autocast(self.device, r.amp):
                 logits = self.model(x).float()
             loss = self.loss_fn(logits, loss_target(targets.to(self.device), self.info.task))
@@ -222,17 +233,17 @@ class Finetuner:
         train_time = time.perf_counter() - start
         progress.remove_task(task)
         logits, val_loss = predict_logits(self.model, val, self.transform, r.batch_size * 2, r.amp,
-                                          self.loss_fn, self.info.task)
+                                          self.eval_loss_fn, self.info.task)
         metrics = evaluate(self.info.task, self.info.labels, val.split.targets,
                            probabilities(logits, self.info.task))
-        return {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "val_loss": val_loss,
+        return {"epoch": epoch + 1, "lr": lr, "train_loss": total / max(seen, 1), "val_loss": val_loss,
                 "val_mean_auc": metrics["mean_auc"], "val_accuracy": metrics["accuracy"],
                 "train_images_per_s": seen / train_time, "seconds": time.perf_counter() - start}
 
     def _print_epoch(self, row: dict[str, Any]) -> None:
         acc = f"  val acc {row['val_accuracy']:.4f}" if row["val_accuracy"] is not None else ""
         auc = f"{row['val_mean_auc']:.4f}" if row["val_mean_auc"] is not None else "n/a"
-        self.console.print(f"epoch {row['epoch']:>3}  train loss {row['train_loss']:.4f}  val loss "
+        self.console.print(f"epoch {row['epoch']:>3}  lr {row['lr']:.3g}  train loss {row['train_loss']:.4f}  val loss "
                            f"{row['val_loss']:.4f}  val mean AUC {auc}{acc}  "
                            f"({row['train_images_per_s']:.0f} img/s, {row['seconds']:.0f}s)")
 
@@ -244,11 +255,12 @@ class Finetuner:
         self.model = model.to(self.device)
         test = SplitPixels(self.source.split("test"), r.channels, r.image_size, progress, "decode test")
         logits, test_loss = predict_logits(self.model, test, self.transform, r.batch_size * 2, r.amp,
-                                           self.loss_fn, self.info.task)
+                                           self.eval_loss_fn, self.info.task)
         test_metrics = evaluate(self.info.task, self.info.labels, test.split.targets,
                                 probabilities(logits, self.info.task))
         test_metrics["loss"] = test_loss
-        metrics = {"task": self.info.task, "labels": self.info.labels, "arch": r.arch, "channels": r.channels,
+        metrics = {"kind": self.kind, "task": self.info.task, "labels": self.info.labels, "arch": r.arch,
+                   "channels": r.channels,
                    "image_size": r.image_size, "best_epoch": (self.best["epoch"] or 0) + 1,
                    "test": test_metrics, "history": self.history, "recipe": r.to_dict(),
                    "data": self._record(), "device": str(self.device)}

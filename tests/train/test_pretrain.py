@@ -1,0 +1,67 @@
+"""`gxr train pretrain`: the paper's recipe, device-side augmentation, Luma after augmentation, and the
+pretrain -> finetune hand-over (with stem conversion) on real Imagenette / PneumoniaMNIST."""
+
+import json
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gxr.data import open_source
+from gxr.preprocess import Normalization
+from gxr.train.pipeline import DeviceTransform, random_resized_crop
+from gxr.train.recipes import PretrainRecipe
+from tests.conftest import run_gxr
+
+
+def test_pretrain_recipe_defaults_follow_the_paper():
+    r = PretrainRecipe()
+    assert (r.optimizer, r.lr, r.lr_decay, r.lr_decay_epochs, r.batch_size) == ("rmsprop", 0.01, 0.94, 2, 64)
+    assert r.luma_after_augment and r.random_resized_crop and r.hflip
+
+
+def test_random_resized_crop_degenerates_to_identity_and_flip():
+    x = torch.rand(3, 2, 16, 16)
+    gen = torch.Generator().manual_seed(0)
+    same = random_resized_crop(x, gen, hflip=False, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    torch.testing.assert_close(same, x, rtol=0, atol=1e-5)
+    flipped = [random_resized_crop(x[i:i + 1], torch.Generator().manual_seed(s), True, (1.0, 1.0), (1.0, 1.0))
+               for i, s in ((0, 1), (0, 2), (0, 3), (0, 4))]
+    assert any(torch.allclose(f, x[:1].flip(-1), atol=1e-5) for f in flipped)
+    out = random_resized_crop(x, gen, hflip=True)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_luma_after_augmentation_matches_pil_gray(data_root):
+    source = open_source(f"folder:{data_root / 'imagenette' / 'imagenette_96px_q85.zip'}")
+    img = source.split("train").images.open(0).convert("RGB")
+    rgb = torch.from_numpy(np.asarray(img).transpose(2, 0, 1).copy())[None]
+    gray_pil = torch.from_numpy(np.asarray(img.convert("L")).copy())[None, None]
+    norm = Normalization.default(1)
+    t = DeviceTransform(norm, 1, torch.device("cpu"))
+    from_rgb, from_gray = t(rgb), t(gray_pil)
+    # PIL rounds Luma to uint8: at most half a grey level apart, in normalized units
+    assert (from_rgb - from_gray).abs().max() <= 0.5 / 255 / norm.std[0] + 1e-6
+
+
+def test_imagenet_zip_source_uses_val_as_test(data_root):
+    source = open_source(f"folder:{data_root / 'imagenette' / 'imagenette_96px_q85.zip'}")
+    assert source.task == "multiclass" and len(source.labels) == 10
+    sizes = {k: len(v) for k, v in source.splits.items()}
+    assert sizes["test"] == 3925 and sizes["train"] + sizes["val"] == 9469
+
+
+def test_pretrain_gray_then_finetune_color_with_stem_conversion(tmp_path, data_root, pneumonia_spec):
+    zip_spec = f"folder:{data_root / 'imagenette' / 'imagenette_96px_q85.zip'}"
+    pre = run_gxr("train", "pretrain", "--data", zip_spec, "--arch", "resnet18", "--channels", "1",
+                  "--image-size", "32", "--epochs", "3", "--train-fraction", "0.03", "--out", str(tmp_path / "pre"))
+    assert pre.returncode == 0, pre.stderr
+    metrics = json.loads((tmp_path / "pre" / "metrics.json").read_text())
+    assert metrics["kind"] == "pretrain" and len(metrics["labels"]) == 10 and metrics["test"]["n"] == 3925
+    lrs = [row["lr"] for row in metrics["history"]]
+    np.testing.assert_allclose(lrs, [0.01, 0.01, 0.0094])   # x0.94 every 2 epochs
+    fine = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--channels", "3",
+                   "--image-size", "28", "--epochs", "1", "--train-fraction", "0.05",
+                   "--init", str(tmp_path / "pre" / "model.pt"), "--out", str(tmp_path / "fine"))
+    assert fine.returncode == 0, fine.stderr
+    assert "converted 1 -> 3 channels" in fine.stdout and "skipped fc.weight" in fine.stdout
