@@ -47,7 +47,6 @@ def finetune(
     from gxr.train.loop import Trainer
 
     Trainer(recipe, data, out, console, init=init, resume=resume).run()
-    console.print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
 
 
 
@@ -84,4 +83,3 @@ def pretrain(
     from gxr.train.loop import Trainer
 
     Trainer(recipe, data, out, console, resume=resume).run()
-    console.print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")

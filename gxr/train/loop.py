@@ -25,6 +25,7 @@ from gxr.modelinfo import ModelInfo, probabilities
 from gxr.nets.checkpoint import save_model
 from gxr.nets.factory import create_model, load_init_weights, read_weight_file
 from gxr.progress import make_progress
+from gxr.train.distributed import DistContext
 from gxr.train.pipeline import DeviceTransform, SplitPixels, batches, pick_device
 from gxr.train.recipes import FinetuneRecipe, PretrainRecipe
 
@@ -106,13 +107,16 @@ class Trainer:
         if resume and not self.state_path.exists():
             raise GxrError(f"{self.state_path}: nothing to resume (no interrupted run in {self.out_dir})")
         self.resume = resume
+        self.dist = DistContext.from_env(pick_device(recipe.device).type)
+        if not self.dist.is_main:   # one process speaks and writes
+            self.console = console = Console(quiet=True)
         self.source: DataSource = open_source(data_spec)
         for note in self.source.notes:
             console.print(f"[yellow]note[/]: {escape(data_spec)}: {escape(note)}")
         self.info = ModelInfo(recipe.arch, recipe.channels, recipe.image_size, self.source.task,
                               list(self.source.labels), list(self.source.classes))
         torch.manual_seed(recipe.seed)
-        self.device = pick_device(recipe.device)
+        self.device = self.dist.device(pick_device(recipe.device))
         self.model = create_model(recipe.arch, recipe.channels, self.info.num_outputs)
         self.init_notes: list[str] = []
         if init is not None:
@@ -123,6 +127,7 @@ class Trainer:
             frozen = freeze_until(self.model, recipe.freeze_until)
             console.print(f"froze {frozen:,} parameters before {recipe.freeze_until}")
         self.model.to(self.device)
+        self.train_model = self.dist.wrap(self.model, self.device)   # DDP under torchrun, else the model
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(recipe, params)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, recipe.lr_decay_epochs, recipe.lr_decay)
@@ -132,6 +137,7 @@ class Trainer:
                                          recipe.random_resized_crop)
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"epoch": None, "val_loss": math.inf}
+        self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_epochs = 0
         self.start_epoch = 0
 
@@ -150,6 +156,8 @@ class Trainer:
 
     # ---- state ------------------------------------------------------------------------------
     def _save_state(self, epoch: int) -> None:
+        if not self.dist.is_main:
+            return
         state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(),
                  "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
@@ -176,6 +184,8 @@ class Trainer:
         self.console.print(f"resuming {self.out_dir} after epoch {self.start_epoch}")
 
     def _save_model(self, **extra: Any) -> None:
+        if not self.dist.is_main:
+            return
         save_model(self.out_dir / "model.pt", self.model, self.info, recipe=self.recipe.to_dict(),
                    data=self._record(), init_notes=self.init_notes, **extra)
 
@@ -200,6 +210,7 @@ class Trainer:
                 self.scheduler.step()
                 if row["val_loss"] < self.best["val_loss"]:
                     self.best, self.bad_epochs = {"epoch": epoch, "val_loss": row["val_loss"]}, 0
+                    self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
                     self._save_model(best_epoch=epoch)
                 else:
                     self.bad_epochs += 1
@@ -207,22 +218,26 @@ class Trainer:
                 if self.bad_epochs >= r.patience:
                     self.console.print(f"early stop: val loss has not improved for {r.patience} epochs")
                     break
-            return self._finish(progress)
+            try:
+                return self._finish(progress)
+            finally:
+                self.dist.close()
 
     def _epoch(self, epoch: int, train: SplitPixels, val: SplitPixels, progress: Progress) -> dict[str, Any]:
         r = self.recipe
-        self.model.train()
+        self.train_model.train()
         _keep_frozen_bn_in_eval(self.model)
-        n_batches = math.ceil(len(train) / r.batch_size)
+        shard = self.dist.shard if self.dist.enabled else None
+        n_batches = math.ceil(math.ceil(len(train) / self.dist.world_size) / r.batch_size)
         task = progress.add_task(f"epoch {epoch + 1}/{r.epochs}", total=n_batches, status="")
         augment = torch.Generator().manual_seed(r.seed * 1000 + epoch)
         lr = self.optimizer.param_groups[0]["lr"]
         total, seen, start = 0.0, 0, time.perf_counter()
         for pixels, targets in batches(train, r.batch_size, shuffle=True, seed=r.seed * 1000 + epoch,
-                                       workers=r.workers):
+                                       workers=r.workers, shard=shard):
             x = self.transform(pixels, train=True, generator=augment)
             with _autocast(self.device, r.amp):
-                logits = self.model(x).float()
+                logits = self.train_model(x).float()
             loss = self.loss_fn(logits, loss_target(targets.to(self.device), self.info.task))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -248,11 +263,12 @@ class Trainer:
                            f"({row['train_images_per_s']:.0f} img/s, {row['seconds']:.0f}s)")
 
     def _finish(self, progress: Progress) -> dict[str, Any]:
-        from gxr.nets.checkpoint import load_model
+        from gxr.nets.checkpoint import read_checkpoint
 
         r = self.recipe
-        model, _, _ = load_model(self.out_dir / "model.pt")     # the best epoch's weights
-        self.model = model.to(self.device)
+        # the best epoch's weights: kept in memory, or (resumed run, no better epoch since) from model.pt
+        best = self.best_state or read_checkpoint(self.out_dir / "model.pt")["state_dict"]
+        self.model.load_state_dict(best)
         test = SplitPixels(self.source.split("test"), r.channels, r.image_size, progress, "decode test")
         logits, test_loss = predict_logits(self.model, test, self.transform, r.batch_size * 2, r.amp,
                                            self.eval_loss_fn, self.info.task)
@@ -263,10 +279,13 @@ class Trainer:
                    "channels": r.channels,
                    "image_size": r.image_size, "best_epoch": (self.best["epoch"] or 0) + 1,
                    "test": test_metrics, "history": self.history, "recipe": r.to_dict(),
-                   "data": self._record(), "device": str(self.device)}
+                   "data": self._record(), "device": str(self.device),
+                   "distributed": {"world_size": self.dist.world_size, "batch_size_per_process": r.batch_size}}
         self._save_model(best_epoch=self.best["epoch"], metrics={"test": test_metrics})
-        write_json(self.out_dir / "metrics.json", metrics)
+        if self.dist.is_main:
+            write_json(self.out_dir / "metrics.json", metrics)
         self.console.print(metrics_table(metrics))
+        self.console.print(f"wrote {self.out_dir / 'model.pt'} and {self.out_dir / 'metrics.json'}")
         return metrics
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -58,17 +58,21 @@ class SplitPixels(torch.utils.data.Dataset):
         return pixels, self.targets[index]
 
 
-def batches(data: SplitPixels, batch_size: int, shuffle: bool, seed: int, workers: int = 0
+def batches(data: SplitPixels, batch_size: int, shuffle: bool, seed: int, workers: int = 0,
+            shard: Callable[[torch.Tensor], torch.Tensor] | None = None
             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of (uint8 pixels, targets). `shard` picks this process's share of the order (DDP)."""
+    order = (torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)) if shuffle
+             else torch.arange(len(data)))
+    if shard is not None:
+        order = shard(order)
     if data.cache is not None:   # in memory: index directly, no collate overhead
-        order = (torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)) if shuffle
-                 else torch.arange(len(data)))
-        for start in range(0, len(data), batch_size):
+        for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             yield data.cache[idx], data.targets[idx]
         return
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-                                         generator=torch.Generator().manual_seed(seed), pin_memory=True)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(data, order.tolist()), batch_size=batch_size,
+                                         num_workers=workers, pin_memory=torch.cuda.is_available())
     yield from loader
 
 

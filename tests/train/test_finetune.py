@@ -125,3 +125,21 @@ def test_corrupt_png_in_training_data_names_the_file(tmp_path):
                      "--image-size", "32", "--epochs", "1", "--out", str(tmp_path / "run"))
     assert_one_line_error(result, "pneumonia/", ".png: cannot decode image")
     assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_torchrun_ddp_two_processes_on_cpu(tmp_path, pneumonia_spec):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "-m", "gxr", "train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18",
+                             "--image-size", "28", "--epochs", "1", "--train-fraction", "0.1", "--out", str(out)],
+                            capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("wrote ") == 1       # only rank 0 speaks and writes
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["distributed"] == {"world_size": 2, "batch_size_per_process": 32}
+    assert metrics["test"]["n"] == 624 and load_model(out)[1].channels == 1
