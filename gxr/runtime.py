@@ -39,6 +39,8 @@ class Model:
 
     def preprocess(self, images: Sequence[ImageLike]) -> np.ndarray:
         """Images -> uint8 N x C x S x S at the model's size and channel count."""
+        if not images:
+            raise GxrError("no images given")
         return np.stack([load_pixels(img, self.info.channels, self.info.image_size) for img in images])
 
     def feed(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
@@ -78,8 +80,11 @@ def _as_list(images) -> list:
     return list(images)
 
 
-def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None) -> Model:
-    """Load a model for inference (see the module docstring for what `path` may be)."""
+def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None,
+         torch_options=None) -> Model:
+    """Load a model for inference (see the module docstring for what `path` may be). `torch_options`
+    (gxr.backends.torch_runner.TorchOptions) tune the torch backend: precision, channels-last, CUDA graphs,
+    uint8 input."""
     path = Path(path)
     if not path.exists():
         raise GxrError(f"{path}: model not found")
@@ -87,9 +92,9 @@ def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: 
                                                   and not (path / "manifest.json").is_file())
     if backend == "torch" or (backend == "auto" and is_torch):
         if is_torch:
-            return _load_torch(path, device, threads)
+            return _load_torch(path, device, threads, None, torch_options)
         ckpt, image_size = _checkpoint_of(path)
-        return _load_torch(ckpt, device, threads, image_size)
+        return _load_torch(ckpt, device, threads, image_size, torch_options)
     if backend == "tensorrt":
         return _load_tensorrt(path)
     if backend not in ("auto", "onnxruntime"):
@@ -127,13 +132,15 @@ def _checkpoint_of(path: Path) -> tuple[Path, int]:
     return ckpt, int(manifest["image_size"])
 
 
-def _load_torch(path: Path, device: str, threads: int | None, image_size: int | None = None) -> Model:
+def _load_torch(path: Path, device: str, threads: int | None, image_size: int | None = None,
+                options=None) -> Model:
     from gxr.backends.torch_runner import TorchRunner
 
-    runner = TorchRunner(path, device, threads).activate()
+    runner = TorchRunner(path, device, threads, options).activate()
     if image_size:   # the architectures are fully convolutional + global pooling
         runner.info.image_size = image_size
-    return Model(runner, runner.info, "input", "float32", source=str(path))
+    meta = runner.input_metadata()[0]
+    return Model(runner, runner.info, meta.name, meta.dtype, source=str(path))
 
 
 def _load_onnx(path: Path, device: str, threads: int | None) -> Model:

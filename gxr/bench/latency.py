@@ -57,6 +57,25 @@ def time_calls(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[]
     return times
 
 
+def time_device_calls(runner, fn: Callable[[], Any], warmup: int, iters: int) -> np.ndarray:
+    """Seconds per call of a device-resident forward: CUDA events on a GPU, wall clock otherwise."""
+    if getattr(runner, "device", None) is None or runner.device.type != "cuda":
+        return time_calls(fn, warmup, iters, runner.synchronize)
+    import torch
+
+    for _ in range(max(warmup, 3)):
+        fn()
+    torch.cuda.synchronize(runner.device)
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+    for start, end in zip(starts, ends):
+        start.record()
+        fn()
+        end.record()
+    torch.cuda.synchronize(runner.device)
+    return np.array([s.elapsed_time(e) / 1000.0 for s, e in zip(starts, ends)])
+
+
 def summarize(label: str, group: str, model: Model, mode: str, batch: int, seconds: np.ndarray,
               bytes_per_image: int) -> Timing:
     per_image_ms = seconds * 1000.0 / batch
@@ -87,14 +106,20 @@ def write_png_files(images: Sequence[Image.Image], folder: Path) -> list[Path]:
 
 def bench_model(label: str, model: Model, batch_sizes: Sequence[int], warmup: int, iters: int,
                 image_files: Sequence[Path] | None = None, on_step: Callable[[str], None] | None = None,
-                group: str | None = None) -> list[Timing]:
-    """All timings for one model, consecutively: compute-only per batch size, then end-to-end."""
+                group: str | None = None, device_resident: bool = False) -> list[Timing]:
+    """All timings for one model, consecutively: per batch size compute-only from host arrays (host ->
+    device copies included), then (torch, `device_resident`) with the input already on the device, then
+    end-to-end from image files."""
     results, group = [], group or label
     for batch in batch_sizes:
         feed = compute_feed(model, batch)
         nbytes = next(iter(feed.values())).nbytes // batch
         seconds = time_calls(lambda: model.runner.infer(feed), warmup, iters, model.runner.synchronize)
         results.append(summarize(label, group, model, "compute", batch, seconds, nbytes))
+        if device_resident and hasattr(model.runner, "device_callable"):
+            fn = model.runner.device_callable(feed)
+            seconds = time_device_calls(model.runner, fn, warmup, iters)
+            results.append(summarize(label, group, model, "device", batch, seconds, nbytes))
         if on_step:
             on_step(f"{label} compute b{batch}")
     if image_files:

@@ -65,7 +65,7 @@ def speedup_table(rows) -> Table:
 
 def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int], warmup: int, iters: int,
                 threads: Optional[int], end_to_end: bool, data: Optional[str], device: str,
-                labels: Optional[list[str]] = None) -> dict:
+                labels: Optional[list[str]] = None, torch_options=None, device_resident: bool = False) -> dict:
     from gxr.bench.latency import (backend_speedups, bench_model, gray_color_ratios, sample_image_files,
                                    temp_folder, timings_json)
     from gxr.bench.machine import machine_info
@@ -80,12 +80,13 @@ def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int],
             name = labels[i] if labels else str(path)
             files = None
             for backend in backends:   # one model at a time, each backend in its own block
-                with load(path, backend=backend, device=device, threads=threads) as model:
+                with load(path, backend=backend, device=device, threads=threads, torch_options=torch_options) as model:
                     if end_to_end and files is None:
                         files = sample_image_files(model, data, max(batch_sizes), Path(tmp) / str(i))
                     label = name if len(backends) == 1 else f"{name} ({_SHORT.get(model.backend, model.backend)})"
                     timings += bench_model(label, model, batch_sizes, warmup, iters, files,
-                                           lambda s: progress.update(task, advance=1, status=s), group=name)
+                                           lambda s: progress.update(task, advance=1, status=s), group=name,
+                                           device_resident=device_resident)
                     note = getattr(model.runner, "fallback_note", "")
                     if note:
                         console.print(f"[yellow]note[/]: {escape(str(path))}: {escape(note)}")
@@ -98,7 +99,9 @@ def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int],
         console.print(speedup_table(speedups))
     return {"kind": "latency", "machine": machine_info(),
             "settings": {"backends": backends, "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters,
-                         "threads": threads, "device": device, "end_to_end": end_to_end},
+                         "threads": threads, "device": device, "end_to_end": end_to_end,
+                         "device_resident": device_resident,
+                         "torch_options": torch_options.to_dict() if torch_options else None},
             "timings": timings_json(timings), "gray_over_color": ratios, "torch_over_onnxruntime": speedups}
 
 
@@ -124,11 +127,28 @@ def latency(
                                     "normalize + inference from PNG files of real test images"),
     data: Optional[str] = typer.Option(None, help="Data spec for --end-to-end images (default: the model's)"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
+    precision: str = typer.Option("fp32", help="torch: fp32 | bf16 | fp16 (autocast)"),
+    channels_last: bool = typer.Option(False, help="torch: channels-last memory format"),
+    cuda_graphs: bool = typer.Option(False, help="torch: capture and replay CUDA graphs (needs --device cuda)"),
+    torch_input: str = typer.Option("float", help="torch: float (normalized on the host) | uint8 (raw pixels, "
+                                    "normalized on the device like --input uint8 exports)"),
+    device_resident: bool = typer.Option(False, help="torch: also time with the input already on the device "
+                                         "(CUDA events on a GPU)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results JSON here"),
 ) -> None:
     """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
-    result = run_latency(models, [b.strip() for b in backend.split(",") if b.strip()], _int_list(batch_sizes, "--batch-sizes"), warmup, iters, threads,
-                         end_to_end, data, device)
+    from gxr.errors import GxrError
+
+    if torch_input not in ("float", "uint8"):
+        raise GxrError(f"--torch-input {torch_input!r}: choose float or uint8")
+    backends = [b.strip() for b in backend.split(",") if b.strip()]
+    options = None
+    if any(b in ("torch", "auto") for b in backends):
+        from gxr.backends.torch_runner import TorchOptions
+
+        options = TorchOptions(precision, channels_last, cuda_graphs, torch_input == "uint8").validate(device)
+    result = run_latency(models, backends, _int_list(batch_sizes, "--batch-sizes"), warmup, iters, threads,
+                         end_to_end, data, device, torch_options=options, device_resident=device_resident)
     _save(result, json_out)
 
 

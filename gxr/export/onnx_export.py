@@ -18,30 +18,12 @@ from gxr.bench.parity import compare_logits
 from gxr.modelinfo import ModelInfo
 from gxr.nets import check_image_size
 from gxr.nets.checkpoint import load_model, resolve_model_pt
+from gxr.nets.pixel_input import PixelInput
 from gxr.export.repository import MANIFEST, MANIFEST_FORMAT, staged_version_dir, triton_config
-from gxr.preprocess import Normalization
 
 INPUT_DTYPES = ("float", "uint8")
 EXPORTERS = ("torchscript", "dynamo")
 PARITY_REL_TOL = 1e-3
-
-
-class PixelInput(nn.Module):
-    """uint8 N x C x H x W -> cast, /255, normalize, and (color models) replicate 1 channel to 3."""
-
-    def __init__(self, model: nn.Module, norm: Normalization, channels: int):
-        super().__init__()
-        self.model, self.channels = model, channels
-        mean = Normalization._per_channel(norm.mean, channels)
-        std = Normalization._per_channel(norm.std, channels)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = pixels.float() / 255.0
-        if self.channels == 3:
-            x = x.expand(-1, 3, -1, -1)   # 1 channel broadcasts to 3; 3 channels pass unchanged
-        return self.model((x - self.mean) / self.std)
 
 
 def _export_graph(module: nn.Module, example: torch.Tensor, path: Path, input_name: str, opset: int,
