@@ -47,13 +47,14 @@ class Normalization:
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 N x C x H x W -> float32 normalized."""
         channels = pixels.shape[1]
-        mean = np.asarray(self._per_channel(self.mean, channels), np.float32).reshape(1, -1, 1, 1)
-        std = np.asarray(self._per_channel(self.std, channels), np.float32).reshape(1, -1, 1, 1)
+        mean = np.asarray(self.per_channel(self.mean, channels), np.float32).reshape(1, -1, 1, 1)
+        std = np.asarray(self.per_channel(self.std, channels), np.float32).reshape(1, -1, 1, 1)
         return ((pixels.astype(np.float32) / 255.0) - mean) / std
 
     @staticmethod
-    def _per_channel(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
-        return values if len(values) == channels else values * channels if len(values) == 1 else values
+    def per_channel(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
+        """One value per channel: a single (gray) value is repeated for color."""
+        return values * channels if len(values) == 1 else values
 
 
 def _luma_dot(values: Sequence[float]) -> float:
@@ -127,8 +128,3 @@ def load_pixels(src: ImageLike, channels: int, size: int, name: str | None = Non
     """Decode any image source straight to uint8 C x size x size."""
     return to_model_pixels(open_image(src, name), channels, size)
 
-
-def describe_source(src: ImageLike) -> str:
-    if isinstance(src, (str, os.PathLike)):
-        return str(Path(src))
-    return type(src).__name__

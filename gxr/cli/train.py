@@ -21,6 +21,8 @@ def finetune(
     channels: int = typer.Option(1, help="1 = gray stem, 3 = color stem"),
     init: Optional[Path] = typer.Option(None, help="Start from these weights (torchvision .pth or gxr model.pt); "
                                         "the stem is converted when channel counts differ"),
+    stem_mode: str = typer.Option("sum", help="Converting --init color weights to gray: sum (exact for gray "
+                                  "replicated to RGB) | luma"),
     epochs: int = typer.Option(10),
     batch_size: int = typer.Option(32),
     lr: float = typer.Option(1e-4),
@@ -43,7 +45,8 @@ def finetune(
     recipe = FinetuneRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
                             optimizer=optimizer, weight_decay=weight_decay, image_size=image_size,
                             hflip=hflip, freeze_until=freeze_until, train_fraction=train_fraction,
-                            patience=patience, seed=seed, device=device, amp=amp, workers=workers).validate()
+                            patience=patience, seed=seed, device=device, amp=amp, workers=workers,
+                            stem_mode=stem_mode).validate()
     from gxr.train.loop import Trainer
 
     Trainer(recipe, data, out, console, init=init, resume=resume).run()

@@ -300,8 +300,3 @@ def assign_splits(label: str, store: ImageStore, targets: np.ndarray, groups: np
         splits[name] = Split(store.subset(idx), targets[idx], None if groups is None else groups[idx])
     return splits
 
-
-def concat_stores(stores: Sequence[ImageStore]) -> ImageStore:
-    if len(stores) == 1:
-        return stores[0]
-    return ConcatStore([(s, i) for s in stores for i in range(len(s))])

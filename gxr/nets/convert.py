@@ -67,7 +67,7 @@ def _converted_normalization(info: ModelInfo, to_channels: int) -> Normalization
     """Per-channel statistics collapse to their Luma average (3 -> 1) or are replicated (1 -> 3)."""
     norm = info.norm
     if to_channels == 1:
-        mean = sum(c * m for c, m in zip(LUMA, Normalization._per_channel(norm.mean, 3)))
-        std = sum(c * s for c, s in zip(LUMA, Normalization._per_channel(norm.std, 3)))
+        mean = sum(c * m for c, m in zip(LUMA, Normalization.per_channel(norm.mean, 3)))
+        std = sum(c * s for c, s in zip(LUMA, Normalization.per_channel(norm.std, 3)))
         return Normalization((mean,), (std,))
     return Normalization(norm.mean * 3, norm.std * 3)

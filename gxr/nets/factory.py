@@ -61,7 +61,8 @@ def read_weight_file(path: str | Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def load_init_weights(model: nn.Module, arch: str, state: dict[str, torch.Tensor], source: str) -> list[str]:
+def load_init_weights(model: nn.Module, arch: str, state: dict[str, torch.Tensor], source: str,
+                      stem_mode: str = "sum") -> list[str]:
     """Load `state` into `model`: the stem is converted when channel counts differ, tensors whose shape
     differs (the classifier of a 1000-class ImageNet file) and the unused Inception aux head are skipped.
     Returns human-readable notes on what was adapted or skipped."""
@@ -69,18 +70,20 @@ def load_init_weights(model: nn.Module, arch: str, state: dict[str, torch.Tensor
     own = model.state_dict()
     stem_key = ARCHS[arch][0] + ".weight"
     loaded: dict[str, torch.Tensor] = {}
+    skipped: set[str] = set()
     for key, value in state.items():
         if key not in own:
             continue
         if key == stem_key and value.shape[1] != own[key].shape[1]:
-            value = adapt_stem_weight(value, own[key].shape[1])
-            notes.append(f"stem {key}: converted {state[key].shape[1]} -> {own[key].shape[1]} channels")
+            value = adapt_stem_weight(value, own[key].shape[1], stem_mode)
+            notes.append(f"stem {key}: converted {state[key].shape[1]} -> {own[key].shape[1]} channels ({stem_mode})")
         if value.shape != own[key].shape:
             notes.append(f"skipped {key}: shape {tuple(value.shape)} != {tuple(own[key].shape)}")
+            skipped.add(key)
             continue
         loaded[key] = value
     unexpected = [k for k in state if k not in own and not k.startswith("AuxLogits.")]
-    missing = [k for k in own if k not in loaded and not _is_head_key(k, notes)]
+    missing = [k for k in own if k not in loaded and k not in skipped]
     if unexpected or missing:
         sample = ", ".join((unexpected or missing)[:3])
         raise GxrError(f"{source}: weights do not fit {arch} ({len(missing)} missing, "
@@ -89,6 +92,3 @@ def load_init_weights(model: nn.Module, arch: str, state: dict[str, torch.Tensor
     notes.append(f"loaded {len(loaded)}/{len(own)} tensors from {source}")
     return notes
 
-
-def _is_head_key(key: str, notes: list[str]) -> bool:
-    return any(note.startswith(f"skipped {key}:") for note in notes)

@@ -15,8 +15,8 @@ class PixelInput(nn.Module):
     def __init__(self, model: nn.Module, norm: Normalization, channels: int):
         super().__init__()
         self.model, self.channels = model, channels
-        mean = Normalization._per_channel(norm.mean, channels)
-        std = Normalization._per_channel(norm.std, channels)
+        mean = Normalization.per_channel(norm.mean, channels)
+        std = Normalization.per_channel(norm.std, channels)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 

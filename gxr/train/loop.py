@@ -120,7 +120,8 @@ class Trainer:
         self.model = create_model(recipe.arch, recipe.channels, self.info.num_outputs)
         self.init_notes: list[str] = []
         if init is not None:
-            self.init_notes = load_init_weights(self.model, recipe.arch, read_weight_file(init), str(init))
+            self.init_notes = load_init_weights(self.model, recipe.arch, read_weight_file(init), str(init),
+                                                recipe.stem_mode)
             for note in self.init_notes:
                 console.print(f"[cyan]init[/]: {escape(note)}")
         if recipe.freeze_until:

@@ -100,8 +100,8 @@ class DeviceTransform:
 
     def __init__(self, norm: Normalization, channels: int, device: torch.device, hflip: bool = False,
                  crop: bool = False):
-        mean = torch.tensor(Normalization._per_channel(norm.mean, channels), dtype=torch.float32)
-        std = torch.tensor(Normalization._per_channel(norm.std, channels), dtype=torch.float32)
+        mean = torch.tensor(Normalization.per_channel(norm.mean, channels), dtype=torch.float32)
+        std = torch.tensor(Normalization.per_channel(norm.std, channels), dtype=torch.float32)
         self.mean, self.std = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
         self.luma = torch.tensor(LUMA, dtype=torch.float32).view(1, 3, 1, 1).to(device)
         self.device, self.channels, self.hflip, self.crop = device, channels, hflip, crop

@@ -41,6 +41,8 @@ class FinetuneRecipe:
         check_arch(self.arch)
         check_channels(self.channels)
         check_image_size(self.arch, self.image_size)
+        if self.stem_mode not in ("sum", "luma"):
+            raise GxrError(f"--stem-mode {self.stem_mode!r}: choose sum or luma")
         if self.optimizer not in OPTIMIZERS:
             raise GxrError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if not 0.0 < self.train_fraction <= 1.0:

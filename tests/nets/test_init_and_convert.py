@@ -16,10 +16,14 @@ def test_init_from_torchvision_imagenet_layout_converts_stem_and_skips_head(tmp_
 
     gray = create_model("resnet18", 1, 2)
     notes = load_init_weights(gray, "resnet18", read_weight_file(path), str(path))
-    assert any("stem conv1.weight: converted 3 -> 1" in n for n in notes)
+    assert any("stem conv1.weight: converted 3 -> 1 channels (sum)" in n for n in notes)
     assert any(n.startswith("skipped fc.weight") for n in notes)
     torch.testing.assert_close(gray.conv1.weight, imagenet_like.conv1.weight.sum(1, keepdim=True))
     torch.testing.assert_close(gray.layer4[1].conv2.weight, imagenet_like.layer4[1].conv2.weight)
+    luma = create_model("resnet18", 1, 2)
+    load_init_weights(luma, "resnet18", read_weight_file(path), str(path), stem_mode="luma")
+    luma_weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    torch.testing.assert_close(luma.conv1.weight, 3 * (imagenet_like.conv1.weight * luma_weights).sum(1, keepdim=True))
 
 
 def test_init_with_weights_of_another_arch_is_refused(tmp_path):
