@@ -13,27 +13,24 @@ from gxr.modelinfo import predicted_labels
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks with ties given their average rank."""
+    """1-based ranks with ties given their average rank (x must be finite)."""
     order = np.argsort(x, kind="mergesort")
     sorted_x = x[order]
+    starts = np.r_[0, np.flatnonzero(sorted_x[1:] != sorted_x[:-1]) + 1]
+    ends = np.r_[starts[1:], len(x)]
     ranks = np.empty(len(x), dtype=np.float64)
-    i = 0
-    while i < len(x):
-        j = i
-        while j < len(x) and sorted_x[j] == sorted_x[i]:
-            j += 1
-        ranks[order[i:j]] = 0.5 * (i + j - 1) + 1.0
-        i = j
+    ranks[order] = np.repeat(0.5 * (starts + ends - 1) + 1.0, ends - starts)
     return ranks
 
 
 def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney); NaN when only one class is present."""
     y = np.asarray(y_true).astype(bool)
+    score = np.asarray(score, dtype=np.float64)
     m, n = int(y.sum()), int((~y).sum())
-    if m == 0 or n == 0:
+    if m == 0 or n == 0 or not np.isfinite(score).all():   # undefined: one class, or a diverged model
         return float("nan")
-    ranks = _midranks(np.asarray(score, dtype=np.float64))
+    ranks = _midranks(score)
     return float((ranks[y].sum() - m * (m + 1) / 2.0) / (m * n))
 
 
@@ -50,7 +47,8 @@ def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) ->
     """Two-sided DeLong test that two models' AUCs on the same cases are equal."""
     y = np.asarray(y_true).astype(bool)
     m, n = int(y.sum()), int((~y).sum())
-    if m < 2 or n < 2:
+    finite = np.isfinite(np.asarray(score_a, np.float64)).all() and np.isfinite(np.asarray(score_b, np.float64)).all()
+    if m < 2 or n < 2 or not finite:
         nan = float("nan")
         return DelongResult(roc_auc(y, score_a), roc_auc(y, score_b), nan, nan, nan)
     aucs, v10, v01 = [], [], []

@@ -31,10 +31,17 @@ def _int_list(text: str, flag: str) -> list[int]:
 _SHORT = {"onnxruntime": "ort", "end-to-end": "e2e"}
 
 
+def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    return table
+
+
 def latency_table(timings) -> Table:
-    table = Table(title="latency: ms/image (p50 / p90 / p99) and images/s")
-    for col in ("model", "backend", "ch", "input", "mode", "batch", "p50", "p90", "p99", "img/s", "bytes/img"):
-        table.add_column(col, justify="left" if col in ("model", "backend", "input", "mode") else "right")
+    table = _table("latency: ms/image (p50 / p90 / p99) and images/s",
+                   ("model", "backend", "ch", "input", "mode", "batch", "p50", "p90", "p99", "img/s", "bytes/img"),
+                   ("model", "backend", "input", "mode"))
     for t in timings:
         table.add_row(t.model, _SHORT.get(t.backend, t.backend), str(t.channels), t.input_dtype,
                       _SHORT.get(t.mode, t.mode), str(t.batch), f"{t.ms_per_image_p50:.2f}",
@@ -44,9 +51,8 @@ def latency_table(timings) -> Table:
 
 
 def ratio_table(ratios) -> Table:
-    table = Table(title="gray / color (p50 ms/image)")
-    for col in ("backend", "mode", "batch", "gray", "color", "gray/color"):
-        table.add_column(col, justify="left" if col in ("backend", "mode") else "right")
+    table = _table("gray / color (p50 ms/image)", ("backend", "mode", "batch", "gray", "color", "gray/color"),
+                   ("backend", "mode"))
     for r in ratios:
         table.add_row(_SHORT.get(r["backend"], r["backend"]), _SHORT.get(r["mode"], r["mode"]), str(r["batch"]),
                       f"{r['gray_ms']:.2f}", f"{r['color_ms']:.2f}", f"{r['gray_over_color']:.2f}")
@@ -54,9 +60,8 @@ def ratio_table(ratios) -> Table:
 
 
 def speedup_table(rows) -> Table:
-    table = Table(title="PyTorch eager / ONNX Runtime, same model (p50 ms/image)")
-    for col in ("model", "mode", "batch", "torch", "ort", "torch/ort"):
-        table.add_column(col, justify="left" if col in ("model", "mode") else "right")
+    table = _table("PyTorch eager / ONNX Runtime, same model (p50 ms/image)",
+                   ("model", "mode", "batch", "torch", "ort", "torch/ort"), ("model", "mode"))
     for r in rows:
         table.add_row(r["model"], _SHORT.get(r["mode"], r["mode"]), str(r["batch"]), f"{r['torch_ms']:.2f}",
                       f"{r['onnxruntime_ms']:.2f}", f"{r['torch_over_onnxruntime']:.2f}x")

@@ -17,6 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 from torch import nn
 
+from gxr.bench.machine import machine_info
 from gxr.bench.metrics import evaluate
 from gxr.data import DataSource, open_source
 from gxr.errors import GxrError
@@ -268,6 +269,8 @@ class Trainer:
 
         r = self.recipe
         # the best epoch's weights: kept in memory, or (resumed run, no better epoch since) from model.pt
+        if self.best_state is None and not (self.out_dir / "model.pt").is_file():
+            raise GxrError(f"{self.out_dir}: validation loss was never finite (training diverged); try a lower --lr")
         best = self.best_state or read_checkpoint(self.out_dir / "model.pt")["state_dict"]
         self.model.load_state_dict(best)
         test = SplitPixels(self.source.split("test"), r.channels, r.image_size, progress, "decode test")
@@ -281,7 +284,8 @@ class Trainer:
                    "image_size": r.image_size, "best_epoch": (self.best["epoch"] or 0) + 1,
                    "test": test_metrics, "history": self.history, "recipe": r.to_dict(),
                    "data": self._record(), "device": str(self.device),
-                   "distributed": {"world_size": self.dist.world_size, "batch_size_per_process": r.batch_size}}
+                   "distributed": {"world_size": self.dist.world_size, "batch_size_per_process": r.batch_size},
+                   "machine": machine_info()}
         self._save_model(best_epoch=self.best["epoch"], metrics={"test": test_metrics})
         if self.dist.is_main:
             write_json(self.out_dir / "metrics.json", metrics)

@@ -57,6 +57,9 @@ def test_auc_edge_cases():
     same = delong_test(np.array([0, 0, 1, 1, 0, 1]), np.arange(6.0), np.arange(6.0))
     assert same.p_value == 1.0
     assert math.isnan(delong_test(np.array([0, 0, 1]), np.arange(3.0), np.arange(3.0)).p_value)
+    # a diverged model's NaN scores give an undefined AUC (this once looped forever)
+    assert math.isnan(roc_auc(np.array([0, 1, 0, 1]), np.array([np.nan, 0.2, np.nan, 0.4])))
+    assert math.isnan(delong_test(np.array([0, 1, 0, 1, 1]), np.full(5, np.nan), np.arange(5.0)).p_value)
 
 
 def test_stars():

@@ -143,3 +143,10 @@ def test_torchrun_ddp_two_processes_on_cpu(tmp_path, pneumonia_spec):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["distributed"] == {"world_size": 2, "batch_size_per_process": 32}
     assert metrics["test"]["n"] == 624 and load_model(out)[1].channels == 1
+
+
+def test_diverged_training_is_a_clear_error(tmp_path, pneumonia_spec):
+    result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "28",
+                     "--epochs", "1", "--train-fraction", "0.05", "--lr", "1e30", "--optimizer", "sgd",
+                     "--out", str(tmp_path / "run"))
+    assert_one_line_error(result, "validation loss was never finite")
