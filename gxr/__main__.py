@@ -1,6 +1,6 @@
 """`python -m gxr` = the `gxr` command."""
 
-from gxr.cli.main import app
+from gxr.cli.main import main
 
 if __name__ == "__main__":
-    app(prog_name="gxr")
+    main()

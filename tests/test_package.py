@@ -38,3 +38,17 @@ def test_version():
 
     result = run_gxr("--version")
     assert result.stdout.strip() == f"gxr {__version__}"
+
+
+def test_usage_errors_are_one_line_with_exit_2():
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(run_gxr("train", "finetune", "--bogus"), "No such option: --bogus")
+    assert_one_line_error(run_gxr("export"), "Missing argument")
+    assert_one_line_error(run_gxr("train", "finetune", "--data", "x", "--out", "y", "--channels", "two"),
+                          "Invalid value for '--channels'")
+
+
+def test_bare_command_shows_help_and_exits_0():
+    result = run_gxr("bench")
+    assert result.returncode == 0 and result.stdout.count("Usage: gxr bench") == 1

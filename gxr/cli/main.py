@@ -37,3 +37,29 @@ def _version(value: bool) -> None:
 def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                       help="Print the version and exit.")) -> None:
     """gxr: Xie & Richmond (2018) as deployable software."""
+
+
+def main() -> None:
+    """Console entry point: usage errors (unknown option, missing argument, bad value) as one line, exit 2.
+
+    Typer (with or without click underneath) raises them as exceptions carrying `exit_code` and
+    `format_message()` when not in standalone mode."""
+    import sys
+
+    from gxr.cli.common import err_console
+
+    try:
+        code = app(standalone_mode=False, prog_name="gxr")
+    except Exception as exc:
+        if type(exc).__name__ == "Abort":
+            err_console.print("aborted", markup=False)
+            sys.exit(1)
+        if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":   # bare `gxr` / `gxr bench`: help already shown
+            sys.exit(0)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err_console.print(f"error: {exc.format_message()}{hint}".replace("\n", " "), markup=False)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
