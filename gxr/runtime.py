@@ -18,7 +18,7 @@ from gxr.fileio import sha256_file
 from gxr.modelinfo import ModelInfo, probabilities
 from gxr.preprocess import ImageLike, load_pixels
 
-__all__ = ["Model", "load"]
+__all__ = ["Model", "load", "data_spec_for"]
 
 
 class Model:
@@ -36,6 +36,13 @@ class Model:
     @property
     def backend(self) -> str:
         return self.runner.backend
+
+    @property
+    def data_spec(self) -> str | None:
+        """The data spec the model was trained on, as recorded in its manifest or checkpoint."""
+        if self.manifest:
+            return ((self.manifest.get("source") or {}).get("data") or {}).get("spec")
+        return getattr(self.runner, "recorded_data", {}).get("spec")
 
     def preprocess(self, images: Sequence[ImageLike]) -> np.ndarray:
         """Images -> uint8 N x C x S x S at the model's size and channel count."""
@@ -72,6 +79,14 @@ class Model:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def data_spec_for(explicit: str | None, *models: Model) -> str:
+    """`explicit` if given, else the first data spec recorded with one of `models`."""
+    spec = explicit or next((m.data_spec for m in models if m.data_spec), None)
+    if not spec:
+        raise GxrError(f"{models[0].source}: no data recorded with this model; pass --data SPEC")
+    return spec
 
 
 def _as_list(images) -> list:

@@ -59,7 +59,8 @@ class TorchRunner(Runner):
             raise GxrError("torch backend: --device cuda but no CUDA GPU is visible")
         self.torch = torch
         self.device = torch.device(self.device_name)
-        model, self.info, _ = load_model(self.path)
+        model, self.info, payload = load_model(self.path)
+        self.recorded_data = payload.get("data") or {}   # the data the checkpoint was trained on
         if self.options.pixels:
             model = PixelInput(model, self.info.norm, self.info.channels).eval()
         if self.options.channels_last:

@@ -165,16 +165,9 @@ def timings_json(timings: list[Timing]) -> list[dict[str, Any]]:
 def sample_image_files(model: Model, data_spec: str | None, count: int, folder: Path) -> list[Path]:
     """Real test images of the model's data, written as PNG files for end-to-end timing."""
     from gxr.data import open_source
-    from gxr.errors import GxrError
+    from gxr.runtime import data_spec_for
 
-    spec = data_spec or ((model.manifest or {}).get("source", {}).get("data") or {}).get("spec")
-    if spec is None and model.backend == "torch":
-        from gxr.nets.checkpoint import read_checkpoint
-
-        spec = (read_checkpoint(model.source).get("data") or {}).get("spec")
-    if not spec:
-        raise GxrError(f"{model.source}: no data recorded for end-to-end timing; pass --data SPEC")
-    split = open_source(spec).split("test")
+    split = open_source(data_spec_for(data_spec, model)).split("test")
     return write_png_files([split.images.open(i) for i in range(min(count, len(split)))], folder)
 
 

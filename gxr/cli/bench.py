@@ -171,10 +171,10 @@ def parity(
     from gxr.bench.machine import machine_info
     from gxr.bench.parity import parity as run_parity
     from gxr.data import open_source
-    from gxr.runtime import load
+    from gxr.runtime import data_spec_for, load
 
     with load(ref) as r, load(candidate) as c:
-        spec = data or _recorded_spec(r) or _recorded_spec(c)
+        spec = data_spec_for(data, r, c)
         result = run_parity(r, c, open_source(spec).split(split), limit)
     result.update(kind="parity", data=spec, split=split, machine=machine_info())
     table = Table(title=f"parity: {candidate} vs {ref} ({result['images']} images)")
@@ -188,26 +188,13 @@ def parity(
     _save(result, json_out)
 
 
-def _recorded_spec(model) -> Optional[str]:
-    from gxr.errors import GxrError
-
-    if model.manifest:
-        return ((model.manifest.get("source") or {}).get("data") or {}).get("spec")
-    from gxr.nets.checkpoint import read_checkpoint
-
-    spec = (read_checkpoint(model.source).get("data") or {}).get("spec")
-    if not spec:
-        raise GxrError(f"{model.source}: no data recorded; pass --data SPEC")
-    return spec
-
-
 def run_compare(gray: Path, color: Path, data: Optional[str], split: str, limit: Optional[int], out: Optional[Path],
                 title: str, iters: int = 20) -> dict:
     from gxr.bench.compare import compare_gray_color, comparison_markdown, comparison_table
     from gxr.bench.machine import machine_info
     from gxr.data import open_source
     from gxr.fileio import write_json, write_text
-    from gxr.runtime import load
+    from gxr.runtime import data_spec_for, load
 
     with load(gray) as g, load(color) as c:
         if g.info.channels != 1 or c.info.channels != 3:
@@ -215,7 +202,7 @@ def run_compare(gray: Path, color: Path, data: Optional[str], split: str, limit:
 
             raise GxrError(f"--gray must be a 1-channel and --color a 3-channel model "
                            f"(got {g.info.channels} and {c.info.channels})")
-        spec = data or _recorded_spec(g)
+        spec = data_spec_for(data, g, c)
         result = compare_gray_color(g, c, open_source(spec).split(split), limit, iters)
     result.update(kind="gray-vs-color", data=spec, split=split, machine=machine_info())
     console.print(comparison_table(result, title))

@@ -54,17 +54,14 @@ def check_onnx(path: Path) -> None:
         raise GxrError(f"{path}: ONNX checker failed ({str(exc).splitlines()[0]})") from None
 
 
-def parity_images(info: ModelInfo, data_spec: str | None, limit: int) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """uint8 pixels of real test images (the checkpoint's own data unless `data_spec`)."""
+def parity_images(info: ModelInfo, data_spec: str | None, limit: int) -> np.ndarray:
+    """uint8 pixels of real test images (the checkpoint's own data unless --data)."""
+    from gxr.bench.parity import split_pixels
     from gxr.data import open_source
-    from gxr.preprocess import to_model_pixels
 
     if not data_spec:
         raise GxrError("no data to check parity on: the checkpoint records none; pass --data SPEC")
-    split = open_source(data_spec).split("test")
-    n = min(limit, len(split))
-    pixels = np.stack([to_model_pixels(split.images.open(i), info.channels, info.image_size) for i in range(n)])
-    return pixels, split.targets[:n], data_spec
+    return split_pixels(open_source(data_spec).split("test"), info.channels, info.image_size, limit)
 
 
 def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int | None = None, opset: int = 17,
@@ -91,7 +88,8 @@ def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int |
     uint8 = input_dtype == "uint8"
     module = PixelInput(model, info.norm, info.channels).eval() if uint8 else model
     input_name = "pixels" if uint8 else "input"
-    pixels, _, used_spec = parity_images(info, data_spec or payload.get("data", {}).get("spec"), parity_limit)
+    used_spec = data_spec or (payload.get("data") or {}).get("spec")
+    pixels = parity_images(info, used_spec, parity_limit)
 
     with staged_version_dir(repo, name, version) as stage:
         onnx_path = stage / "model.onnx"
