@@ -8,7 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 __all__ = ["__version__", "load", "GxrError"]
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 
 
 def __getattr__(name: str):

@@ -13,10 +13,10 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from gxr.backends.base import Runner
-from gxr.errors import GxrError
-from gxr.fileio import sha256_file
-from gxr.modelinfo import ModelInfo, probabilities
-from gxr.preprocess import ImageLike, load_pixels
+from gxr.core.errors import GxrError
+from gxr.core.fileio import sha256_file
+from gxr.core.modelinfo import ModelInfo, probabilities
+from gxr.core.preprocess import ImageLike, load_pixels
 
 __all__ = ["Model", "load", "data_spec_for"]
 
@@ -74,7 +74,7 @@ class Model:
     def close(self) -> None:
         self.runner.deactivate()
 
-    def __enter__(self) -> "Model":
+    def __enter__(self) -> Model:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,7 +119,7 @@ def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: 
 
 def _load_tensorrt(path: Path) -> Model:
     from gxr.backends.trt_runner import TrtRunner
-    from gxr.export.repository import resolve_model_dir
+    from gxr.core.repository import resolve_model_dir
 
     version_dir, manifest = resolve_model_dir(path)
     engine = manifest.get("tensorrt")
@@ -136,7 +136,7 @@ def _load_tensorrt(path: Path) -> Model:
 def _checkpoint_of(path: Path) -> tuple[Path, int]:
     """The source checkpoint of a repository entry and the input size it was exported at, so that
     `--backend torch` runs the same network on the same input as the ONNX model."""
-    from gxr.export.repository import resolve_model_dir
+    from gxr.core.repository import resolve_model_dir
 
     _, manifest = resolve_model_dir(path)
     ckpt = Path(manifest["source"]["checkpoint"])
@@ -160,7 +160,7 @@ def _load_torch(path: Path, device: str, threads: int | None, image_size: int | 
 
 def _load_onnx(path: Path, device: str, threads: int | None) -> Model:
     from gxr.backends.ort_runner import OrtRunner
-    from gxr.export.repository import resolve_model_dir
+    from gxr.core.repository import resolve_model_dir
 
     version_dir, manifest = resolve_model_dir(path)
     onnx_path = version_dir / manifest["onnx"]["file"]

@@ -73,7 +73,7 @@ def test_bad_models_and_images_are_one_line_errors(tmp_path, exported, pneumonia
     fake.mkdir(parents=True)
     (fake / "model.onnx").write_bytes(b"this is not onnx")
     manifest = json.loads((exported["gray"] / "manifest.json").read_text())
-    from gxr.fileio import sha256_file
+    from gxr.core.fileio import sha256_file
 
     manifest["onnx"]["sha256"] = sha256_file(fake / "model.onnx")
     (fake / "manifest.json").write_text(json.dumps(manifest))

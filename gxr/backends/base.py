@@ -23,7 +23,7 @@ class Runner(ABC):
     def __init__(self) -> None:
         self.active = False
 
-    def activate(self) -> "Runner":
+    def activate(self) -> Runner:
         if not self.active:
             self._activate()
             self.active = True
@@ -34,7 +34,7 @@ class Runner(ABC):
             self._deactivate()
             self.active = False
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         return self.activate()
 
     def __exit__(self, *exc) -> None:

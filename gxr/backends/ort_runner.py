@@ -7,17 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from gxr.backends.base import Runner, TensorMeta
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
+from gxr.core.lazy import lazy_import
 
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(float16)": "float16"}
-
-
-def _import_ort():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise GxrError("onnxruntime is not installed: pip install 'gxr[cpu]' (or 'gxr[gpu]' on CUDA machines)") from None
-    return onnxruntime
 
 
 class OrtRunner(Runner):
@@ -30,7 +23,7 @@ class OrtRunner(Runner):
         self.fallback_note = ""
 
     def _activate(self) -> None:
-        ort = _import_ort()
+        ort = lazy_import("onnxruntime", "the onnxruntime backend")
         if not self.path.is_file():
             raise GxrError(f"{self.path}: ONNX model not found")
         options = ort.SessionOptions()

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gxr.backends.base import Runner, TensorMeta
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -25,7 +25,7 @@ class TorchOptions:
     cuda_graphs: bool = False    # capture one graph per input shape, replay it (CUDA only)
     pixels: bool = False         # uint8 input, normalized on the device
 
-    def validate(self, device: str) -> "TorchOptions":
+    def validate(self, device: str) -> TorchOptions:
         if self.precision not in PRECISIONS:
             raise GxrError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.cuda_graphs and not device.startswith("cuda"):

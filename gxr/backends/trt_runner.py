@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from gxr.backends.base import Runner, TensorMeta
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
+from gxr.core.lazy import lazy_import
 
 
 def _cudart():
     try:
-        from cuda.bindings import runtime as cudart   # cuda-python >= 12.6
+        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
     except ImportError:
         try:
-            from cuda import cudart                     # older cuda-python
+            from cuda import cudart  # older cuda-python
         except ImportError:
             raise GxrError("tensorrt backend needs cuda-python: pip install 'gxr[gpu]'") from None
     return cudart
@@ -42,9 +43,7 @@ class TrtRunner(Runner):
         self.buffers: dict[str, tuple[int, int]] = {}   # name -> (device pointer, bytes)
 
     def _activate(self) -> None:
-        from gxr.export.trt import require_tensorrt
-
-        trt = require_tensorrt()
+        trt = lazy_import("tensorrt", "the tensorrt backend")
         self.trt, self.cudart = trt, _cudart()
         if not self.path.is_file():
             raise GxrError(f"{self.path}: TensorRT engine not found")

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from gxr.bench.metrics import evaluate
-from gxr.data.base import Split
-from gxr.errors import GxrError
-from gxr.modelinfo import predicted_labels, probabilities
-
-
-def compare_logits(ref: np.ndarray, out: np.ndarray, task: str) -> dict[str, float]:
-    """Max abs error, max error relative to the largest reference logit, and label agreement."""
-    max_abs = float(np.abs(ref - out).max())
-    agree = predicted_labels(probabilities(ref, task), task) == predicted_labels(probabilities(out, task), task)
-    return {"max_abs_error": max_abs, "max_rel_error": max_abs / max(float(np.abs(ref).max()), 1e-12),
-            "label_agreement": float(agree.mean())}
-
-
-def split_pixels(split: Split, channels: int, size: int, limit: int | None = None) -> np.ndarray:
-    from gxr.preprocess import to_model_pixels
-
-    n = len(split) if limit is None else min(limit, len(split))
-    return np.stack([to_model_pixels(split.images.open(i), channels, size) for i in range(n)])
+from gxr.core.errors import GxrError
+from gxr.core.metrics import compare_logits, evaluate
+from gxr.core.modelinfo import probabilities
+from gxr.data import Split, split_pixels
 
 
 def parity(ref, cand, split: Split, limit: int | None = None) -> dict[str, Any]:

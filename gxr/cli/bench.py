@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from gxr.cli.common import console, handle_errors
+from gxr.core.render import SHORT_NAMES, latency_table, ratio_table, speedup_table
 
 app = typer.Typer(help="Latency, parity and gray-vs-color comparisons; results as rich tables + JSON.",
                   no_args_is_help=True)
 
 
 def _int_list(text: str, flag: str) -> list[int]:
-    from gxr.errors import GxrError
+    from gxr.core.errors import GxrError
 
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -28,53 +28,19 @@ def _int_list(text: str, flag: str) -> list[int]:
     return values
 
 
-_SHORT = {"onnxruntime": "ort", "end-to-end": "e2e"}
-
-
-def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Table:
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col, justify="left" if col in left else "right")
-    return table
-
-
-def latency_table(timings) -> Table:
-    table = _table("latency: ms/image (p50 / p90 / p99) and images/s",
-                   ("model", "backend", "ch", "input", "mode", "batch", "p50", "p90", "p99", "img/s", "bytes/img"),
-                   ("model", "backend", "input", "mode"))
-    for t in timings:
-        table.add_row(t.model, _SHORT.get(t.backend, t.backend), str(t.channels), t.input_dtype,
-                      _SHORT.get(t.mode, t.mode), str(t.batch), f"{t.ms_per_image_p50:.2f}",
-                      f"{t.ms_per_image_p90:.2f}", f"{t.ms_per_image_p99:.2f}", f"{t.images_per_s:.0f}",
-                      f"{t.input_bytes_per_image:,}")
-    return table
-
-
-def ratio_table(ratios) -> Table:
-    table = _table("gray / color (p50 ms/image)", ("backend", "mode", "batch", "gray", "color", "gray/color"),
-                   ("backend", "mode"))
-    for r in ratios:
-        table.add_row(_SHORT.get(r["backend"], r["backend"]), _SHORT.get(r["mode"], r["mode"]), str(r["batch"]),
-                      f"{r['gray_ms']:.2f}", f"{r['color_ms']:.2f}", f"{r['gray_over_color']:.2f}")
-    return table
-
-
-def speedup_table(rows) -> Table:
-    table = _table("PyTorch eager / ONNX Runtime, same model (p50 ms/image)",
-                   ("model", "mode", "batch", "torch", "ort", "torch/ort"), ("model", "mode"))
-    for r in rows:
-        table.add_row(r["model"], _SHORT.get(r["mode"], r["mode"]), str(r["batch"]), f"{r['torch_ms']:.2f}",
-                      f"{r['onnxruntime_ms']:.2f}", f"{r['torch_over_onnxruntime']:.2f}x")
-    return table
-
-
 def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int], warmup: int, iters: int,
-                threads: Optional[int], end_to_end: bool, data: Optional[str], device: str,
-                labels: Optional[list[str]] = None, torch_options=None, device_resident: bool = False) -> dict:
-    from gxr.bench.latency import (backend_speedups, bench_model, gray_color_ratios, sample_image_files,
-                                   temp_folder, timings_json)
-    from gxr.bench.machine import machine_info
-    from gxr.progress import make_progress
+                threads: int | None, end_to_end: bool, data: str | None, device: str,
+                labels: list[str] | None = None, torch_options=None, device_resident: bool = False) -> dict:
+    from gxr.bench.latency import (
+        backend_speedups,
+        bench_model,
+        gray_color_ratios,
+        sample_image_files,
+        temp_folder,
+        timings_json,
+    )
+    from gxr.core.progress import make_progress
+    from gxr.core.provenance import machine_info
     from gxr.runtime import load
 
     timings = []
@@ -88,7 +54,7 @@ def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int],
                 with load(path, backend=backend, device=device, threads=threads, torch_options=torch_options) as model:
                     if end_to_end and files is None:
                         files = sample_image_files(model, data, max(batch_sizes), Path(tmp) / str(i))
-                    label = name if len(backends) == 1 else f"{name} ({_SHORT.get(model.backend, model.backend)})"
+                    label = name if len(backends) == 1 else f"{name} ({SHORT_NAMES.get(model.backend, model.backend)})"
                     timings += bench_model(label, model, batch_sizes, warmup, iters, files,
                                            lambda s: progress.update(task, advance=1, status=s), group=name,
                                            device_resident=device_resident)
@@ -110,8 +76,8 @@ def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int],
             "timings": timings_json(timings), "gray_over_color": ratios, "torch_over_onnxruntime": speedups}
 
 
-def _save(result: dict, path: Optional[Path]) -> None:
-    from gxr.fileio import write_json
+def _save(result: dict, path: Path | None) -> None:
+    from gxr.core.fileio import write_json
 
     if path is not None:
         write_json(path, result)
@@ -121,16 +87,16 @@ def _save(result: dict, path: Optional[Path]) -> None:
 @app.command()
 @handle_errors
 def latency(
-    models: List[Path] = typer.Argument(..., help="Models: repository entries / model.onnx / model.pt / run dirs"),
+    models: list[Path] = typer.Argument(..., help="Models: repository entries / model.onnx / model.pt / run dirs"),
     backend: str = typer.Option("auto", help="auto (by file type) | onnxruntime | torch, or a list: onnxruntime,torch "
                                 "(a repository entry runs under torch from its source checkpoint)"),
     batch_sizes: str = typer.Option("1,8,32", help="Comma-separated batch sizes"),
     warmup: int = typer.Option(5),
     iters: int = typer.Option(30),
-    threads: Optional[int] = typer.Option(None, help="Intra-op threads for torch and ONNX Runtime"),
+    threads: int | None = typer.Option(None, help="Intra-op threads for torch and ONNX Runtime"),
     end_to_end: bool = typer.Option(False, "--end-to-end", help="Also time decode + resize + gray/color + "
                                     "normalize + inference from PNG files of real test images"),
-    data: Optional[str] = typer.Option(None, help="Data spec for --end-to-end images (default: the model's)"),
+    data: str | None = typer.Option(None, help="Data spec for --end-to-end images (default: the model's)"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     precision: str = typer.Option("fp32", help="torch: fp32 | bf16 | fp16 (autocast)"),
     channels_last: bool = typer.Option(False, help="torch: channels-last memory format"),
@@ -139,10 +105,10 @@ def latency(
                                     "normalized on the device like --input uint8 exports)"),
     device_resident: bool = typer.Option(False, help="torch: also time with the input already on the device "
                                          "(CUDA events on a GPU)"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results JSON here"),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the results JSON here"),
 ) -> None:
     """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
-    from gxr.errors import GxrError
+    from gxr.core.errors import GxrError
 
     if torch_input not in ("float", "uint8"):
         raise GxrError(f"--torch-input {torch_input!r}: choose float or uint8")
@@ -162,14 +128,14 @@ def latency(
 def parity(
     ref: Path = typer.Argument(..., help="Reference model (e.g. model.pt)"),
     candidate: Path = typer.Argument(..., help="Candidate model (e.g. the exported repository entry)"),
-    data: Optional[str] = typer.Option(None, help="Data spec (default: the reference model's data)"),
+    data: str | None = typer.Option(None, help="Data spec (default: the reference model's data)"),
     split: str = typer.Option("test", help="train | val | test"),
-    limit: Optional[int] = typer.Option(None, help="At most this many images"),
-    json_out: Optional[Path] = typer.Option(None, "--json"),
+    limit: int | None = typer.Option(None, help="At most this many images"),
+    json_out: Path | None = typer.Option(None, "--json"),
 ) -> None:
     """Max abs / relative error, label agreement and AUC difference of two runners on real images."""
-    from gxr.bench.machine import machine_info
     from gxr.bench.parity import parity as run_parity
+    from gxr.core.provenance import machine_info
     from gxr.data import open_source
     from gxr.runtime import data_spec_for, load
 
@@ -188,17 +154,18 @@ def parity(
     _save(result, json_out)
 
 
-def run_compare(gray: Path, color: Path, data: Optional[str], split: str, limit: Optional[int], out: Optional[Path],
+def run_compare(gray: Path, color: Path, data: str | None, split: str, limit: int | None, out: Path | None,
                 title: str, iters: int = 20) -> dict:
-    from gxr.bench.compare import compare_gray_color, comparison_markdown, comparison_table
-    from gxr.bench.machine import machine_info
+    from gxr.bench.compare import compare_gray_color
+    from gxr.core.fileio import write_json, write_text
+    from gxr.core.provenance import machine_info
+    from gxr.core.render import comparison_markdown, comparison_table
     from gxr.data import open_source
-    from gxr.fileio import write_json, write_text
     from gxr.runtime import data_spec_for, load
 
     with load(gray) as g, load(color) as c:
         if g.info.channels != 1 or c.info.channels != 3:
-            from gxr.errors import GxrError
+            from gxr.core.errors import GxrError
 
             raise GxrError(f"--gray must be a 1-channel and --color a 3-channel model "
                            f"(got {g.info.channels} and {c.info.channels})")
@@ -218,11 +185,11 @@ def _compare_command(default_title: str):
     def command(
         gray: Path = typer.Option(..., help="Gray (1-channel) model"),
         color: Path = typer.Option(..., help="Color (3-channel) model"),
-        data: Optional[str] = typer.Option(None, help="Data spec (default: the gray model's data)"),
+        data: str | None = typer.Option(None, help="Data spec (default: the gray model's data)"),
         split: str = typer.Option("test"),
-        limit: Optional[int] = typer.Option(None, help="At most this many test images"),
+        limit: int | None = typer.Option(None, help="At most this many test images"),
         iters: int = typer.Option(20, help="Timed batch-1 runs per model for ms/image"),
-        out: Optional[Path] = typer.Option(None, help="Write OUT.json and OUT.md (default: bench/results/<name>-<time>)"),
+        out: Path | None = typer.Option(None, help="Write OUT.json and OUT.md (default: bench/results/<name>-<time>)"),
     ) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_compare(gray, color, data, split, limit, out or Path("bench/results") / f"{default_title}-{stamp}",

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 
 # Logs and pipes get 140 columns instead of rich's 80 so tables and epoch lines stay on one line.
 console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140)

@@ -15,7 +15,7 @@ app = typer.Typer(help="Inspect data sources.", no_args_is_help=True)
 @handle_errors
 def info(spec: str = typer.Argument(..., help="Data spec, e.g. nih:../shared/data/nih")) -> None:
     """Show the task, labels, split sizes, positives per label and notes of a data spec."""
-    from gxr.bench.metrics import one_hot_targets
+    from gxr.core.metrics import one_hot_targets
     from gxr.data import open_source
 
     source = open_source(spec)

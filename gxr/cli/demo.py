@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,24 +12,24 @@ from gxr.cli.common import console, handle_errors
 
 @handle_errors
 def demo(
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: runs/demo-<time>)"),
-    data: Optional[str] = typer.Option(None, help="Data spec (default: nih:$GXR_DATA/nih, the real NIH1000 images)"),
+    out: Path | None = typer.Option(None, help="Output folder (default: runs/demo-<time>)"),
+    data: str | None = typer.Option(None, help="Data spec (default: nih:$GXR_DATA/nih, the real NIH1000 images)"),
     arch: str = typer.Option("inception_v3"),
     epochs: int = typer.Option(5),
     image_size: int = typer.Option(128, help="Input size (the shipped NIH images are 64 px; Inception-V3 needs >= 75)"),
     batch_size: int = typer.Option(32),
     lr: float = typer.Option(1e-3, help="Higher than the paper's 1e-4: no ImageNet weights here, so training starts from scratch"),
-    init_gray: Optional[Path] = typer.Option(None, help="Pre-trained weights for the gray model (e.g. gxr convert of a color one)"),
-    init_color: Optional[Path] = typer.Option(None, help="Pre-trained weights for the color model"),
+    init_gray: Path | None = typer.Option(None, help="Pre-trained weights for the gray model (e.g. gxr convert of a color one)"),
+    init_color: Path | None = typer.Option(None, help="Pre-trained weights for the color model"),
     iters: int = typer.Option(20, help="Timed runs per model and batch size"),
 ) -> None:
     """Fine-tune gray and color models, export both to ONNX (uint8 input), check parity, compare AUCs
     (DeLong) and latency."""
     from gxr.cli.bench import run_compare, run_latency
+    from gxr.core.errors import GxrError
+    from gxr.core.fileio import write_json
     from gxr.data import data_root
-    from gxr.errors import GxrError
     from gxr.export.onnx_export import export_model
-    from gxr.fileio import write_json
     from gxr.train.loop import Trainer
     from gxr.train.recipes import FinetuneRecipe
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,26 +12,26 @@ from gxr.cli.common import console, handle_errors
 @handle_errors
 def export(
     model: Path = typer.Argument(..., help="Run directory or model.pt"),
-    name: Optional[str] = typer.Option(None, help="Model name in the repository (default: run directory name)"),
-    version: Optional[int] = typer.Option(None, help="Version number (default: next free)"),
+    name: str | None = typer.Option(None, help="Model name in the repository (default: run directory name)"),
+    version: int | None = typer.Option(None, help="Version number (default: next free)"),
     repo: Path = typer.Option(Path("models"), help="Model repository root"),
     opset: int = typer.Option(17, help="ONNX opset"),
     batch: str = typer.Option("1:8:32", help="MIN:OPT:MAX batch (TensorRT profile, Triton max batch)"),
     input: str = typer.Option("float", "--input", help="float: normalized float32 input; uint8: raw pixels, "
                               "normalized in the graph"),
-    data: Optional[str] = typer.Option(None, help="Data spec for the parity check (default: the checkpoint's)"),
-    image_size: Optional[int] = typer.Option(None, help="Export at another input size than trained"),
+    data: str | None = typer.Option(None, help="Data spec for the parity check (default: the checkpoint's)"),
+    image_size: int | None = typer.Option(None, help="Export at another input size than trained"),
     exporter: str = typer.Option("torchscript", help="torchscript | dynamo (needs onnxscript)"),
     trt: bool = typer.Option(False, "--trt", help="Also build a TensorRT engine (model.plan)"),
 ) -> None:
     """Export a checkpoint to ONNX in the model repository, checked against PyTorch on real images."""
-    from gxr.export.repository import parse_batch
+    from gxr.core.repository import parse_batch
 
     batch_range = parse_batch(batch)
     if trt:
-        from gxr.export.trt import require_tensorrt
+        from gxr.core.lazy import lazy_import
 
-        require_tensorrt()
+        lazy_import("tensorrt", "a TensorRT engine")
     from gxr.export.onnx_export import export_model
 
     out_dir, manifest = export_model(model, repo, name, version, opset, batch_range, input, data, image_size,

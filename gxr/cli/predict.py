@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
 
 import typer
 from rich.table import Table
@@ -15,7 +14,7 @@ from gxr.cli.common import console, handle_errors
 @handle_errors
 def predict(
     model: Path = typer.Argument(..., help="Model repository entry, model.onnx, model.pt or run directory"),
-    images: List[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...)"),
+    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...)"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
     backend: str = typer.Option("auto", help="auto | onnxruntime | torch | tensorrt"),
     device: str = typer.Option("cpu", help="cpu | cuda"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,7 +18,7 @@ def finetune(
     out: Path = typer.Option(..., help="Run directory (model.pt, metrics.json, last.pt)"),
     arch: str = typer.Option("inception_v3", help="Architecture (see `gxr nets`)"),
     channels: int = typer.Option(1, help="1 = gray stem, 3 = color stem"),
-    init: Optional[Path] = typer.Option(None, help="Start from these weights (torchvision .pth or gxr model.pt); "
+    init: Path | None = typer.Option(None, help="Start from these weights (torchvision .pth or gxr model.pt); "
                                         "the stem is converted when channel counts differ"),
     stem_mode: str = typer.Option("sum", help="Converting --init color weights to gray: sum (exact for gray "
                                   "replicated to RGB) | luma"),
@@ -29,7 +28,7 @@ def finetune(
     optimizer: str = typer.Option("adam", help="adam | sgd | rmsprop"),
     weight_decay: float = typer.Option(0.0),
     image_size: int = typer.Option(299, help="Input size (Inception-V3: >= 75)"),
-    freeze_until: Optional[str] = typer.Option(None, help="Freeze every layer before this one (e.g. Mixed_7a, layer4)"),
+    freeze_until: str | None = typer.Option(None, help="Freeze every layer before this one (e.g. Mixed_7a, layer4)"),
     train_fraction: float = typer.Option(1.0, help="Use this fraction of the training split"),
     patience: int = typer.Option(5, help="Early stopping: epochs without val-loss improvement"),
     hflip: bool = typer.Option(True, help="Random horizontal flip"),

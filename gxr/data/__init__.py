@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gxr.data.base import DataSource, Split
+from gxr.data.base import DataSource, Split, split_pixels
 from gxr.data.spec import DataSpec, parse_spec
 
-__all__ = ["DataSource", "Split", "DataSpec", "open_source", "data_root"]
+__all__ = ["DataSource", "Split", "split_pixels", "DataSpec", "open_source", "data_root"]
 
 
 def open_source(text: str) -> DataSource:

@@ -13,8 +13,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from gxr.errors import GxrError
-from gxr.preprocess import open_image
+from gxr.core.errors import GxrError
+from gxr.core.preprocess import open_image, to_model_pixels
 
 SPLITS = ("train", "val", "test")
 
@@ -35,7 +35,7 @@ class ImageStore:
         """The image file's bytes when the store holds encoded files, else None."""
         return None
 
-    def subset(self, indices: np.ndarray) -> "ImageStore":
+    def subset(self, indices: np.ndarray) -> ImageStore:
         return SubsetStore(self, indices)
 
 
@@ -203,7 +203,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.images)
 
-    def subset(self, indices: np.ndarray) -> "Split":
+    def subset(self, indices: np.ndarray) -> Split:
         return Split(self.images.subset(indices), self.targets[indices],
                      None if self.groups is None else self.groups[indices])
 
@@ -300,3 +300,7 @@ def assign_splits(label: str, store: ImageStore, targets: np.ndarray, groups: np
         splits[name] = Split(store.subset(idx), targets[idx], None if groups is None else groups[idx])
     return splits
 
+
+def split_pixels(split: Split, channels: int, size: int, limit: int | None = None) -> np.ndarray:
+    n = len(split) if limit is None else min(limit, len(split))
+    return np.stack([to_model_pixels(split.images.open(i), channels, size) for i in range(n)])

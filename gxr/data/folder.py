@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gxr.core.errors import GxrError
 from gxr.data.base import DataSource, FileStore, ZipStore, assign_splits, fingerprint
 from gxr.data.spec import DataSpec
-from gxr.errors import GxrError
 
 FOLDER_OPTIONS = ("split", "seed")
 CSV_OPTIONS = ("split", "seed", "path", "labels")

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gxr.data.base import (ConcatStore, DataSource, FileStore, ImageStore, TarStore, assign_splits,
-                           fingerprint, index_tar, random_split)
+from gxr.core.errors import GxrError
+from gxr.data.base import (
+    ConcatStore,
+    DataSource,
+    FileStore,
+    ImageStore,
+    TarStore,
+    assign_splits,
+    fingerprint,
+    index_tar,
+    random_split,
+)
 from gxr.data.spec import DataSpec
-from gxr.errors import GxrError
 
 OPTIONS = ("split", "seed")
 # The 14 findings in the order of Wang et al. 2017 and the paper's Table 2.

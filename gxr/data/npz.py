@@ -7,9 +7,9 @@ import zipfile
 
 import numpy as np
 
+from gxr.core.errors import GxrError
 from gxr.data.base import ArrayStore, DataSource, assign_splits, fingerprint
 from gxr.data.spec import DataSpec
-from gxr.errors import GxrError
 
 OPTIONS = ("task", "labels", "split", "seed")
 # MedMNIST files carry no label names; these are the official ones for the 2D chest sets.

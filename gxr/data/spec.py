@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 
 KINDS = ("medmnist", "npz", "nih", "folder", "csv")
 

@@ -12,14 +12,14 @@ import torch
 from torch import nn
 
 from gxr import __version__
-from gxr.errors import GxrError
-from gxr.fileio import sha256_file, write_json, write_text
-from gxr.bench.parity import compare_logits
-from gxr.modelinfo import ModelInfo
+from gxr.core.errors import GxrError
+from gxr.core.fileio import sha256_file, write_json, write_text
+from gxr.core.metrics import compare_logits
+from gxr.core.modelinfo import ModelInfo
+from gxr.core.repository import MANIFEST, MANIFEST_FORMAT, staged_version_dir, triton_config
 from gxr.nets import check_image_size
 from gxr.nets.checkpoint import load_model, resolve_model_pt
 from gxr.nets.pixel_input import PixelInput
-from gxr.export.repository import MANIFEST, MANIFEST_FORMAT, staged_version_dir, triton_config
 
 INPUT_DTYPES = ("float", "uint8")
 EXPORTERS = ("torchscript", "dynamo")
@@ -56,8 +56,7 @@ def check_onnx(path: Path) -> None:
 
 def parity_images(info: ModelInfo, data_spec: str | None, limit: int) -> np.ndarray:
     """uint8 pixels of real test images (the checkpoint's own data unless --data)."""
-    from gxr.bench.parity import split_pixels
-    from gxr.data import open_source
+    from gxr.data import open_source, split_pixels
 
     if not data_spec:
         raise GxrError("no data to check parity on: the checkpoint records none; pass --data SPEC")
@@ -70,7 +69,7 @@ def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int |
                  tolerance: float = PARITY_REL_TOL) -> tuple[Path, dict[str, Any]]:
     """Export and verify; returns (version dir, manifest). Nothing is left behind on failure."""
     from gxr.backends.ort_runner import OrtRunner
-    from gxr.export.repository import next_version
+    from gxr.core.repository import next_version
 
     if input_dtype not in INPUT_DTYPES:
         raise GxrError(f"--input {input_dtype!r}: choose float or uint8")

@@ -6,23 +6,12 @@ this project is developed on: none has TensorRT."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
-from gxr.errors import GxrError
-from gxr.fileio import sha256_file, write_bytes, write_json
-
-INSTALL_HINT = ("on a CUDA machine: pip install 'gxr[gpu]' (tensorrt, cuda-python, onnxruntime-gpu; "
-                "not together with onnxruntime)")
-
-
-def require_tensorrt():
-    if importlib.util.find_spec("tensorrt") is None:
-        raise GxrError(f"--trt: TensorRT is not installed on this machine; {INSTALL_HINT}")
-    import tensorrt
-
-    return tensorrt
+from gxr.core.errors import GxrError
+from gxr.core.fileio import sha256_file, write_bytes, write_json
+from gxr.core.lazy import lazy_import
 
 
 def profile_shapes(manifest: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -34,7 +23,7 @@ def profile_shapes(manifest: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int
 
 
 def build_engine(version_dir: Path, manifest: dict[str, Any], console=None, workspace_gib: int = 4) -> Path:
-    trt = require_tensorrt()
+    trt = lazy_import("tensorrt", "building a TensorRT engine")
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)   # explicit batch is the only mode in TensorRT 10+

@@ -3,7 +3,7 @@
 The names below import no torch; `gxr.nets.factory` and `gxr.nets.stem` do.
 """
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 
 # arch -> (dotted path of the first conv, smallest input size that the architecture accepts)
 ARCHS: dict[str, tuple[str, int]] = {

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from gxr import __version__
-from gxr.errors import GxrError
-from gxr.fileio import atomic_path
-from gxr.modelinfo import ModelInfo
+from gxr.core.errors import GxrError
+from gxr.core.fileio import atomic_path
+from gxr.core.modelinfo import ModelInfo
 from gxr.nets.factory import create_model
 
 FORMAT = "gxr.model/1"

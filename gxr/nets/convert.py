@@ -8,13 +8,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from gxr.errors import GxrError
-from gxr.modelinfo import ModelInfo
+from gxr.core.errors import GxrError
+from gxr.core.modelinfo import ModelInfo
+from gxr.core.preprocess import LUMA, Normalization
 from gxr.nets import check_channels
 from gxr.nets.checkpoint import load_model, save_model
 from gxr.nets.factory import create_model
 from gxr.nets.stem import convert_state_dict
-from gxr.preprocess import LUMA, Normalization
 
 TOLERANCE = 1e-4   # relative to the largest logit
 

@@ -8,7 +8,7 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 from gxr.nets import ARCHS, check_arch, check_channels
 from gxr.nets.stem import adapt_stem_weight, get_stem, replace_stem
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gxr.preprocess import Normalization
+from gxr.core.preprocess import Normalization
 
 
 class PixelInput(nn.Module):

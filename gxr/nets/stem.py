@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
+from gxr.core.preprocess import LUMA
 from gxr.nets import ARCHS
-from gxr.preprocess import LUMA
 
 STEM_MODES = ("sum", "luma")
 

@@ -25,7 +25,7 @@ class DistContext:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls, device_type: str) -> "DistContext":
+    def from_env(cls, device_type: str) -> DistContext:
         """Start the process group when launched by torchrun (WORLD_SIZE > 1): NCCL on CUDA, gloo on CPU."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:

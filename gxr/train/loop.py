@@ -14,18 +14,18 @@ import torch
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 from torch import nn
 
-from gxr.bench.machine import machine_info
-from gxr.bench.metrics import evaluate
+from gxr.core.errors import GxrError
+from gxr.core.fileio import atomic_path, write_json
+from gxr.core.metrics import evaluate
+from gxr.core.modelinfo import ModelInfo, probabilities
+from gxr.core.progress import make_progress
+from gxr.core.provenance import machine_info
+from gxr.core.render import metrics_table
 from gxr.data import DataSource, open_source
-from gxr.errors import GxrError
-from gxr.fileio import atomic_path, write_json
-from gxr.modelinfo import ModelInfo, probabilities
 from gxr.nets.checkpoint import save_model
 from gxr.nets.factory import create_model, load_init_weights, read_weight_file
-from gxr.progress import make_progress
 from gxr.train.distributed import DistContext
 from gxr.train.pipeline import DeviceTransform, SplitPixels, batches, pick_device
 from gxr.train.recipes import FinetuneRecipe, PretrainRecipe
@@ -294,14 +294,3 @@ class Trainer:
         return metrics
 
 
-def metrics_table(metrics: dict[str, Any]) -> Table:
-    test = metrics["test"]
-    table = Table(title=f"test: {metrics['arch']} {metrics['channels']}-channel ({test['n']} images)")
-    table.add_column("label")
-    table.add_column("AUC", justify="right")
-    for label, value in test["auc"].items():
-        table.add_row(label, "n/a" if value is None else f"{value:.4f}")
-    table.add_row("[bold]mean AUC[/]", "n/a" if test["mean_auc"] is None else f"[bold]{test['mean_auc']:.4f}[/]")
-    if test["accuracy"] is not None:
-        table.add_row("[bold]accuracy[/]", f"[bold]{test['accuracy']:.4f}[/]")
-    return table

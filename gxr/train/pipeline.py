@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from rich.progress import Progress
 
+from gxr.core.errors import GxrError
+from gxr.core.preprocess import LUMA, Normalization, to_model_pixels
 from gxr.data.base import Split
-from gxr.errors import GxrError
-from gxr.preprocess import LUMA, Normalization, to_model_pixels
 
 CACHE_LIMIT_BYTES = 4 << 30
 

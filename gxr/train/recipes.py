@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 from gxr.nets import check_arch, check_channels, check_image_size
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -37,7 +37,7 @@ class FinetuneRecipe:
     random_resized_crop: bool = False  # area 25-100%, aspect 3/4-4/3, on the device
     luma_after_augment: bool = False   # gray models: augment the RGB image, then convert with Luma
 
-    def validate(self) -> "FinetuneRecipe":
+    def validate(self) -> FinetuneRecipe:
         check_arch(self.arch)
         check_channels(self.channels)
         check_image_size(self.arch, self.image_size)
@@ -59,7 +59,7 @@ class FinetuneRecipe:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FinetuneRecipe":
+    def from_dict(cls, d: dict[str, Any]) -> FinetuneRecipe:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

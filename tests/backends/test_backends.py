@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gxr.backends.ort_runner import OrtRunner
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 
 
 def _has(module: str) -> bool:
@@ -57,8 +57,8 @@ def test_tensorrt_backend_without_engine_is_a_clear_error(exported):
 @pytest.mark.gpu
 @pytest.mark.skipif(not (_has("tensorrt") and _has("cuda")), reason="needs TensorRT and cuda-python on a GPU")
 def test_tensorrt_engine_matches_onnxruntime(tmp_path, trained_runs):
-    from tests.conftest import run_gxr
     import gxr
+    from tests.conftest import run_gxr
 
     result = run_gxr("export", str(trained_runs["gray"]), "--repo", str(tmp_path), "--name", "g", "--input",
                      "uint8", "--trt")

@@ -7,7 +7,7 @@ import pytest
 
 import gxr
 from gxr.backends.torch_runner import TorchOptions
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 from tests.conftest import assert_one_line_error, run_gxr
 
 PIXELS = np.random.default_rng(0).integers(0, 256, (3, 1, 32, 32), dtype=np.uint8)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gxr.bench.metrics import delong_test, evaluate, roc_auc, stars
+from gxr.core.metrics import delong_test, evaluate, roc_auc, stars
 
 
 def _independent_delong(y, a, b):

@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from gxr.fileio import sha256_file
+from gxr.core.fileio import sha256_file
 from tests.conftest import assert_one_line_error, run_gxr
 
 

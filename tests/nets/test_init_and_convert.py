@@ -2,7 +2,7 @@
 
 import torch
 
-from gxr.modelinfo import ModelInfo
+from gxr.core.modelinfo import ModelInfo
 from gxr.nets.checkpoint import load_model, save_model
 from gxr.nets.factory import create_model, load_init_weights
 from tests.conftest import assert_one_line_error, run_gxr
@@ -32,7 +32,7 @@ def test_init_with_weights_of_another_arch_is_refused(tmp_path):
     result = run_gxr("train", "finetune", "--data", "medmnist:/nonexistent.npz", "--arch", "resnet18",
                      "--init", str(path), "--out", str(tmp_path / "run"))
     assert_one_line_error(result)   # data is checked first; the init check is covered below
-    from gxr.errors import GxrError
+    from gxr.core.errors import GxrError
     from gxr.nets.factory import read_weight_file
 
     try:

@@ -5,10 +5,9 @@ import json
 
 import numpy as np
 import torch
-from PIL import Image
 
+from gxr.core.preprocess import Normalization
 from gxr.data import open_source
-from gxr.preprocess import Normalization
 from gxr.train.pipeline import DeviceTransform, random_resized_crop
 from gxr.train.recipes import PretrainRecipe
 from tests.conftest import run_gxr

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from gxr.errors import GxrError
-from gxr.preprocess import Normalization
+from gxr.core.errors import GxrError
+from gxr.core.preprocess import Normalization
 
 TASKS = ("binary", "multiclass", "multilabel")
 
@@ -42,7 +42,7 @@ class ModelInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "model") -> "ModelInfo":
+    def from_dict(cls, d: dict[str, Any], source: str = "model") -> ModelInfo:
         try:
             return cls(arch=d["arch"], channels=int(d["channels"]), image_size=int(d["image_size"]),
                        task=d["task"], labels=list(d["labels"]), classes=list(d.get("classes") or []),

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from gxr.errors import GxrError
-from gxr.fileio import current_umask, read_json
+from gxr.core.errors import GxrError
+from gxr.core.fileio import current_umask, read_json
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "gxr.manifest/1"

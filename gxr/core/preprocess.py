@@ -10,13 +10,12 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from gxr.errors import GxrError
+from gxr.core.errors import GxrError
 
 LUMA = (0.299, 0.587, 0.114)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -31,14 +30,14 @@ class Normalization:
     std: tuple[float, ...]
 
     @classmethod
-    def default(cls, channels: int) -> "Normalization":
+    def default(cls, channels: int) -> Normalization:
         """ImageNet statistics for color; their Luma-weighted average for gray."""
         if channels == 3:
             return cls(IMAGENET_MEAN, IMAGENET_STD)
         return cls((_luma_dot(IMAGENET_MEAN),), (_luma_dot(IMAGENET_STD),))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalization":
+    def from_dict(cls, d: dict) -> Normalization:
         return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
 
     def to_dict(self) -> dict:

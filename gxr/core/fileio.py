@@ -68,7 +68,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    from gxr.errors import GxrError
+    from gxr.core.errors import GxrError
 
     try:
         return json.loads(Path(path).read_text())

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gxr.modelinfo import predicted_labels
+from gxr.core.modelinfo import predicted_labels, probabilities
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
@@ -100,3 +100,11 @@ def evaluate(task: str, labels: list[str], targets: np.ndarray, probs: np.ndarra
     if undefined:
         result["auc_undefined"] = undefined   # labels with no positive (or no negative) case
     return result
+
+
+def compare_logits(ref: np.ndarray, out: np.ndarray, task: str) -> dict[str, float]:
+    """Max abs error, max error relative to the largest reference logit, and label agreement."""
+    max_abs = float(np.abs(ref - out).max())
+    agree = predicted_labels(probabilities(ref, task), task) == predicted_labels(probabilities(out, task), task)
+    return {"max_abs_error": max_abs, "max_rel_error": max_abs / max(float(np.abs(ref).max()), 1e-12),
+            "label_agreement": float(agree.mean())}

@@ -1,0 +1,105 @@
+"""Every table and Markdown page gxr prints or writes (rich + plain text; torch-free).
+
+Library code returns dataclasses and dicts; commands render them with these functions, so one result
+always looks the same wherever it appears."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+SHORT_NAMES = {"onnxruntime": "ort", "end-to-end": "e2e"}
+
+
+def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    return table
+
+
+def latency_table(timings) -> Table:
+    table = _table("latency: ms/image (p50 / p90 / p99) and images/s",
+                   ("model", "backend", "ch", "input", "mode", "batch", "p50", "p90", "p99", "img/s", "bytes/img"),
+                   ("model", "backend", "input", "mode"))
+    for t in timings:
+        table.add_row(t.model, SHORT_NAMES.get(t.backend, t.backend), str(t.channels), t.input_dtype,
+                      SHORT_NAMES.get(t.mode, t.mode), str(t.batch), f"{t.ms_per_image_p50:.2f}",
+                      f"{t.ms_per_image_p90:.2f}", f"{t.ms_per_image_p99:.2f}", f"{t.images_per_s:.0f}",
+                      f"{t.input_bytes_per_image:,}")
+    return table
+
+
+def ratio_table(ratios) -> Table:
+    table = _table("gray / color (p50 ms/image)", ("backend", "mode", "batch", "gray", "color", "gray/color"),
+                   ("backend", "mode"))
+    for r in ratios:
+        table.add_row(SHORT_NAMES.get(r["backend"], r["backend"]), SHORT_NAMES.get(r["mode"], r["mode"]), str(r["batch"]),
+                      f"{r['gray_ms']:.2f}", f"{r['color_ms']:.2f}", f"{r['gray_over_color']:.2f}")
+    return table
+
+
+def speedup_table(rows) -> Table:
+    table = _table("PyTorch eager / ONNX Runtime, same model (p50 ms/image)",
+                   ("model", "mode", "batch", "torch", "ort", "torch/ort"), ("model", "mode"))
+    for r in rows:
+        table.add_row(r["model"], SHORT_NAMES.get(r["mode"], r["mode"]), str(r["batch"]), f"{r['torch_ms']:.2f}",
+                      f"{r['onnxruntime_ms']:.2f}", f"{r['torch_over_onnxruntime']:.2f}x")
+    return table
+
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _p(v: float | None) -> str:
+    return "n/a" if v is None else (f"{v:.2e}" if v < 1e-3 else f"{v:.3f}")
+
+
+def comparison_markdown(result: dict[str, Any], title: str) -> str:
+    lines = [f"# {title}", "", f"{result['images']} test images. DeLong test for correlated ROC curves; "
+             "* p < 0.05, ** p < 0.01.", "", "| label | positives | gray AUC | color AUC | p-value |",
+             "|---|---:|---:|---:|---:|"]
+    for r in result["labels"]:
+        lines.append(f"| {r['label']} | {r['positives']} | {_fmt(r['gray_auc'])} | {_fmt(r['color_auc'])} | "
+                     f"{_p(r['p_value'])}{r['stars']} |")
+    m = result["mean_auc"]
+    lines.append(f"| **mean** | | **{_fmt(m['gray'])}** | **{_fmt(m['color'])}** | |")
+    lat = result["latency_batch1"]
+    lines += ["", "| model | backend | ms/image (batch 1, p50) | input bytes/image |", "|---|---|---:|---:|"]
+    for key in ("gray", "color"):
+        lines.append(f"| {key} | {lat[key]['backend']} ({lat[key]['provider']}) | "
+                     f"{lat[key]['ms_per_image_p50']:.2f} | {lat[key]['input_bytes_per_image']} |")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_table(result: dict[str, Any], title: str):
+    table = Table(title=title, caption="DeLong test; * p < 0.05, ** p < 0.01")
+    for col, justify in (("label", "left"), ("pos", "right"), ("gray AUC", "right"), ("color AUC", "right"),
+                         ("p-value", "right")):
+        table.add_column(col, justify=justify)
+    for r in result["labels"]:
+        g, c = r["gray_auc"], r["color_auc"]
+        better_gray = g is not None and c is not None and g > c
+        table.add_row(r["label"], str(r["positives"]), ("[bold]" if better_gray else "") + _fmt(g),
+                      ("[bold]" if (g is not None and c is not None and c > g) else "") + _fmt(c),
+                      _p(r["p_value"]) + r["stars"])
+    m, lat = result["mean_auc"], result["latency_batch1"]
+    table.add_row("[bold]mean AUC", "", _fmt(m["gray"]), _fmt(m["color"]), "", end_section=True)
+    table.add_row("ms/image (b1)", "", f"{lat['gray']['ms_per_image_p50']:.2f}",
+                  f"{lat['color']['ms_per_image_p50']:.2f}", "")
+    return table
+
+
+def metrics_table(metrics: dict[str, Any]) -> Table:
+    test = metrics["test"]
+    table = Table(title=f"test: {metrics['arch']} {metrics['channels']}-channel ({test['n']} images)")
+    table.add_column("label")
+    table.add_column("AUC", justify="right")
+    for label, value in test["auc"].items():
+        table.add_row(label, "n/a" if value is None else f"{value:.4f}")
+    table.add_row("[bold]mean AUC[/]", "n/a" if test["mean_auc"] is None else f"[bold]{test['mean_auc']:.4f}[/]")
+    if test["accuracy"] is not None:
+        table.add_row("[bold]accuracy[/]", f"[bold]{test['accuracy']:.4f}[/]")
+    return table
