@@ -7,6 +7,7 @@ the one recorded with the model: decode -> gray (Luma) or RGB -> resize -> uint8
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -14,9 +15,10 @@ import numpy as np
 
 from gxr.backends.base import Runner
 from gxr.core.errors import GxrError
-from gxr.core.fileio import sha256_file
+from gxr.core.manifest import MANIFEST, Manifest
 from gxr.core.modelinfo import ModelInfo, probabilities
 from gxr.core.preprocess import ImageLike, load_pixels
+from gxr.core.repository import resolve_model_dir
 
 __all__ = ["Model", "load", "data_spec_for"]
 
@@ -25,9 +27,12 @@ class Model:
     """A loaded model: `predict` takes file paths, PIL images or numpy arrays (any size, gray or RGB)."""
 
     def __init__(self, runner: Runner, info: ModelInfo, input_name: str, input_dtype: str,
-                 manifest: dict | None = None, source: str = "", batch_size: int = 32):
+                 manifest: Manifest | None = None, source: str = "", batch_size: int = 32,
+                 training: dict | None = None):
         self.runner, self.info, self.manifest, self.source = runner, info, manifest, source
         self.input_name, self.input_dtype, self.batch_size = input_name, input_dtype, batch_size
+        # how the network was trained: {"data": {spec, fingerprint, sizes, notes}, "recipe": {...}, "init": [...]}
+        self.training = training if training is not None else (manifest.source if manifest is not None else {})
 
     @property
     def labels(self) -> list[str]:
@@ -40,9 +45,7 @@ class Model:
     @property
     def data_spec(self) -> str | None:
         """The data spec the model was trained on, as recorded in its manifest or checkpoint."""
-        if self.manifest:
-            return ((self.manifest.get("source") or {}).get("data") or {}).get("spec")
-        return getattr(self.runner, "recorded_data", {}).get("spec")
+        return (self.training.get("data") or {}).get("spec")
 
     def preprocess(self, images: Sequence[ImageLike]) -> np.ndarray:
         """Images -> uint8 N x C x S x S at the model's size and channel count."""
@@ -104,7 +107,7 @@ def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: 
     if not path.exists():
         raise GxrError(f"{path}: model not found")
     is_torch = path.suffix in (".pt", ".pth") or (path.is_dir() and (path / "model.pt").is_file()
-                                                  and not (path / "manifest.json").is_file())
+                                                  and not (path / MANIFEST).is_file())
     if backend == "torch" or (backend == "auto" and is_torch):
         if is_torch:
             return _load_torch(path, device, threads, None, torch_options)
@@ -119,61 +122,51 @@ def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: 
 
 def _load_tensorrt(path: Path) -> Model:
     from gxr.backends.trt_runner import TrtRunner
-    from gxr.core.repository import resolve_model_dir
 
     version_dir, manifest = resolve_model_dir(path)
-    engine = manifest.get("tensorrt")
-    if not engine:
+    if manifest.tensorrt is None:
         raise GxrError(f"{version_dir}: has no TensorRT engine; build one with gxr export --trt")
-    plan = version_dir / engine["file"]
-    if not plan.is_file() or sha256_file(plan) != engine["sha256"]:
-        raise GxrError(f"{version_dir / 'manifest.json'}: does not match its engine ({plan.name} missing or changed)")
-    info = ModelInfo.from_dict(manifest, source=str(version_dir / "manifest.json"))
-    return Model(TrtRunner(plan).activate(), info, manifest["input"]["name"], manifest["input"]["dtype"], manifest,
-                 str(version_dir), batch_size=int(manifest["batch"]["max"]))
+    plan = manifest.verify_artifact(version_dir, manifest.tensorrt)
+    return Model(TrtRunner(plan).activate(), manifest.info, manifest.input.name, manifest.input.dtype, manifest,
+                 str(version_dir), batch_size=manifest.batch.max)
 
 
 def _checkpoint_of(path: Path) -> tuple[Path, int]:
-    """The source checkpoint of a repository entry and the input size it was exported at, so that
-    `--backend torch` runs the same network on the same input as the ONNX model."""
-    from gxr.core.repository import resolve_model_dir
+    """The source checkpoint of a repository entry and the input size it was exported at, so that the torch
+    backend runs the same network on the same input as the ONNX model."""
+    from gxr.core.fileio import sha256_file
 
     _, manifest = resolve_model_dir(path)
-    ckpt = Path(manifest["source"]["checkpoint"])
+    ckpt = Path(manifest.source["checkpoint"])
     if not ckpt.is_file():
         raise GxrError(f"{path}: its source checkpoint {ckpt} is not on this machine")
-    if sha256_file(ckpt) != manifest["source"]["sha256"]:
+    if sha256_file(ckpt) != manifest.source["sha256"]:
         raise GxrError(f"{ckpt}: changed since {path} was exported (sha256 differs)")
-    return ckpt, int(manifest["image_size"])
+    return ckpt, manifest.info.image_size
 
 
 def _load_torch(path: Path, device: str, threads: int | None, image_size: int | None = None,
                 options=None) -> Model:
     from gxr.backends.torch_runner import TorchRunner
+    from gxr.nets.checkpoint import load_model
 
-    runner = TorchRunner(path, device, threads, options).activate()
+    network, info, payload = load_model(path)
     if image_size:   # the architectures are fully convolutional + global pooling
-        runner.info.image_size = image_size
+        info = replace(info, image_size=image_size)
+    runner = TorchRunner(network, info.channels, info.image_size, info.num_outputs, info.norm, device, threads,
+                         options).activate()
     meta = runner.input_metadata()[0]
-    return Model(runner, runner.info, meta.name, meta.dtype, source=str(path))
+    training = {"data": payload.get("data"), "recipe": payload.get("recipe"), "init": payload.get("init_notes")}
+    return Model(runner, info, meta.name, meta.dtype, source=str(path), training=training)
 
 
 def _load_onnx(path: Path, device: str, threads: int | None) -> Model:
     from gxr.backends.ort_runner import OrtRunner
-    from gxr.core.repository import resolve_model_dir
 
     version_dir, manifest = resolve_model_dir(path)
-    onnx_path = version_dir / manifest["onnx"]["file"]
-    if not onnx_path.is_file():
-        raise GxrError(f"{onnx_path}: model file named by the manifest is missing")
-    if sha256_file(onnx_path) != manifest["onnx"]["sha256"]:
-        raise GxrError(f"{version_dir / 'manifest.json'}: does not match its model ({onnx_path.name} sha256 differs)")
+    onnx_path = manifest.verify_artifact(version_dir, manifest.onnx)
     runner = OrtRunner(onnx_path, device, threads).activate()
     graph_input = runner.input_metadata()[0]
-    spec = manifest["input"]
-    if (graph_input.name, graph_input.dtype) != (spec["name"], spec["dtype"]):
-        raise GxrError(f"{version_dir / 'manifest.json'}: does not match its model (input "
-                       f"{spec['name']}:{spec['dtype']} vs graph {graph_input.name}:{graph_input.dtype})")
-    info = ModelInfo.from_dict(manifest, source=str(version_dir / "manifest.json"))
-    return Model(runner, info, spec["name"], spec["dtype"], manifest, str(version_dir),
-                 batch_size=int(manifest.get("batch", {}).get("max", 32)))
+    manifest.check_graph_input(version_dir, graph_input.name, graph_input.dtype)
+    return Model(runner, manifest.info, manifest.input.name, manifest.input.dtype, manifest, str(version_dir),
+                 batch_size=manifest.batch.max)

@@ -1,15 +1,13 @@
-"""Shared fixtures: the real data root and small models trained once per session on real data."""
+"""Fixtures: the real data root, tiny in-process models (random ResNet-18 at 32 px saved with the checkpoint
+writer) and their ONNX exports. Helpers (the CLI runner, error contract, snapshots) live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import tiny_run
 
 
 def _data_root() -> Path:
@@ -36,47 +34,29 @@ def nih_spec(data_root) -> str:
     return f"nih:{data_root / 'nih'}"
 
 
-def run_gxr(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real `gxr` console entry point in a subprocess (what users see, exit codes included)."""
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "gxr", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, env=full_env, timeout=900)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    err = result.stderr.strip()
-    assert "Traceback" not in err and "Traceback" not in result.stdout
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("error: "), err
-    for needle in needles:
-        assert needle in err, (needle, err)
-
-
-def _train(tmp_root: Path, spec: str, channels: int, name: str, arch: str = "resnet18", size: int = 32,
-           extra: tuple[str, ...] = ()) -> Path:
-    out = tmp_root / name
-    result = run_gxr("train", "finetune", "--data", spec, "--arch", arch, "--channels", str(channels),
-                     "--epochs", "1", "--image-size", str(size), "--batch-size", "64", "--lr", "1e-3",
-                     "--train-fraction", "0.25", "--out", str(out), *extra)
-    assert result.returncode == 0, result.stderr + result.stdout
-    return out
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory, pneumonia_spec) -> dict[str, Path]:
+    """Gray and color ResNet-18 runs (random weights, realistic BatchNorm statistics) for real
+    PneumoniaMNIST, written with the checkpoint writer in-process."""
+    root = tmp_path_factory.mktemp("runs")
+    return {key: tiny_run(root / key, pneumonia_spec, channels, ["pneumonia"], "binary", seed=channels)
+            for key, channels in (("gray", 1), ("color", 3))}
 
 
 @pytest.fixture(scope="session")
-def trained_runs(tmp_path_factory, pneumonia_spec) -> dict[str, Path]:
-    """Gray and color ResNet-18 run dirs fine-tuned briefly on real PneumoniaMNIST."""
-    root = tmp_path_factory.mktemp("runs")
-    return {"gray": _train(root, pneumonia_spec, 1, "gray"), "color": _train(root, pneumonia_spec, 3, "color")}
+def nih_runs(tmp_path_factory, nih_spec) -> dict[str, Path]:
+    """Gray and color 14-label ResNet-18 runs for the real NIH images (multi-label)."""
+    from gxr.data.nih import NIH_LABELS
+
+    root = tmp_path_factory.mktemp("nih-runs")
+    return {key: tiny_run(root / key, nih_spec, channels, list(NIH_LABELS), "multilabel", seed=channels)
+            for key, channels in (("gray", 1), ("color", 3))}
 
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, trained_runs) -> dict[str, Path]:
-    """Both runs exported with --input uint8 into one repository."""
+    """Both runs exported with uint8 input into one repository (in-process)."""
+    from gxr.export.onnx_export import export_model
+
     repo = tmp_path_factory.mktemp("models")
-    out = {}
-    for key, run in trained_runs.items():
-        result = run_gxr("export", str(run), "--repo", str(repo), "--name", key, "--input", "uint8")
-        assert result.returncode == 0, result.stderr + result.stdout
-        out[key] = repo / key / "1"
-    return out
+    return {key: export_model(run, repo, name=key, input_dtype="uint8")[0] for key, run in trained_runs.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 LAYERS = [("core",), ("data", "nets"), ("backends",), ("runtime",), ("bench", "export", "train"), ("study",),
           ("cli",)]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from tests.conftest import REPO, assert_one_line_error, run_gxr
+from tests.helpers import REPO, expect_cli_error, run_gxr
 
 
 def _test_pngs(spec: str, folder, count: int = 3):
@@ -63,11 +63,13 @@ def test_torch_and_onnx_backends_agree(exported, trained_runs, tmp_path, pneumon
 
 def test_bad_models_and_images_are_one_line_errors(tmp_path, exported, pneumonia_spec):
     good = _test_pngs(pneumonia_spec, tmp_path, 1)[0]
-    assert_one_line_error(run_gxr("predict", str(exported["gray"]), str(tmp_path / "missing.png")),
-                          "missing.png: image file not found")
+    repo = exported["gray"].parent.parent
+    expect_cli_error("predict", str(exported["gray"]), str(tmp_path / "missing.png"), names=tmp_path / "missing.png",
+                     needles=["image file not found"], watch=[tmp_path, repo])
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(good.read_bytes()[:60])
-    assert_one_line_error(run_gxr("predict", str(exported["gray"]), str(corrupt)), "corrupt.png: cannot decode image")
+    expect_cli_error("predict", str(exported["gray"]), str(corrupt), names=corrupt, needles=["cannot decode image"],
+                     watch=[tmp_path, repo])
     # a non-ONNX file behind a copied manifest
     fake = tmp_path / "fake" / "1"
     fake.mkdir(parents=True)
@@ -77,13 +79,16 @@ def test_bad_models_and_images_are_one_line_errors(tmp_path, exported, pneumonia
 
     manifest["onnx"]["sha256"] = sha256_file(fake / "model.onnx")
     (fake / "manifest.json").write_text(json.dumps(manifest))
-    assert_one_line_error(run_gxr("predict", str(fake), str(good)), "not a loadable ONNX model")
+    expect_cli_error("predict", str(fake), str(good), names=fake / "model.onnx", needles=["not a loadable ONNX model"],
+                     watch=[tmp_path])
     # a manifest that does not match its model
     mismatch = tmp_path / "mismatch" / "1"
     shutil.copytree(exported["gray"], mismatch)
     shutil.copy(exported["color"] / "model.onnx", mismatch / "model.onnx")
-    assert_one_line_error(run_gxr("predict", str(mismatch), str(good)), "does not match its model")
-    assert_one_line_error(run_gxr("predict", str(tmp_path / "nomodel"), str(good)), "model not found")
+    expect_cli_error("predict", str(mismatch), str(good), names=mismatch / "manifest.json",
+                     needles=["does not match its model"], watch=[tmp_path])
+    expect_cli_error("predict", str(tmp_path / "nomodel"), str(good), names=tmp_path / "nomodel",
+                     needles=["model not found"], watch=[tmp_path])
     plain = tmp_path / "plain"
     plain.mkdir()
-    assert_one_line_error(run_gxr("predict", str(plain), str(good)), "no manifest.json here")
+    expect_cli_error("predict", str(plain), str(good), names=plain, needles=["no manifest.json here"], watch=[tmp_path])

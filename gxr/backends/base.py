@@ -1,11 +1,19 @@
-"""The runner interface (after Polygraphy's runners: activate, infer, deactivate)."""
+"""The runner interface (after Polygraphy's runners): activate, infer, deactivate, I/O metadata.
+
+Runners take loaded objects or loaders (a module, an ONNX file, an engine file) and nothing about where a
+model came from: the runtime resolves repository paths and manifests. Optional capabilities are declared
+here, so callers never probe runners with `hasattr`."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from gxr.core.errors import GxrError
 
 
 @dataclass(frozen=True)
@@ -19,9 +27,11 @@ class Runner(ABC):
     """Run a model on numpy feeds. Use as a context manager, or call activate()/deactivate()."""
 
     backend: str = ""
+    device_resident: bool = False       # can time a forward with its input already on the device
 
     def __init__(self) -> None:
         self.active = False
+        self.fallback_note = ""         # set when the runner runs somewhere else than asked (e.g. CPU for CUDA)
 
     def activate(self) -> Runner:
         if not self.active:
@@ -42,8 +52,12 @@ class Runner(ABC):
 
     def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if not self.active:
-            self.activate()
+            raise GxrError(f"{self.backend} runner is not active (closed, or never activated)")
         return self._infer(feed)
+
+    def device_callable(self, feed: dict[str, np.ndarray]) -> Callable[[], Any]:
+        """A no-argument call running the model on `feed` already on the device (`device_resident` runners)."""
+        raise GxrError(f"the {self.backend} backend cannot time device-resident inputs")
 
     @property
     @abstractmethod

@@ -20,7 +20,6 @@ class OrtRunner(Runner):
         super().__init__()
         self.path, self.device_name, self.threads = Path(model_onnx), device, threads
         self.session = None
-        self.fallback_note = ""
 
     def _activate(self) -> None:
         ort = lazy_import("onnxruntime", "the onnxruntime backend")
@@ -37,7 +36,7 @@ class OrtRunner(Runner):
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as exc:   # ORT raises its own Fail/InvalidProtobuf/... types
-            raise GxrError(f"{self.path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+            raise GxrError(f"{self.path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from exc
         active = self.session.get_providers()[0]
         if wanted[0] != active:
             # onnxruntime-gpu falls back to the CPU silently when CUDA libraries are missing: say so.
@@ -55,7 +54,7 @@ class OrtRunner(Runner):
 
     def _session(self):
         if self.session is None:
-            self.activate()
+            raise GxrError(f"{self.path}: runner is not active")
         return self.session
 
     @staticmethod
@@ -67,7 +66,7 @@ class OrtRunner(Runner):
         try:
             outputs = self.session.run(names, feed)
         except Exception as exc:
-            raise GxrError(f"{self.path}: inference failed ({str(exc).splitlines()[0][:200]})") from None
+            raise GxrError(f"{self.path}: inference failed ({str(exc).splitlines()[0][:200]})") from exc
         return dict(zip(names, outputs))
 
     def _deactivate(self) -> None:

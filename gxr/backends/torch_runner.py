@@ -1,4 +1,4 @@
-"""Run a gxr model.pt with PyTorch (eager, optionally CUDA graphs).
+"""Run a loaded PyTorch network (eager, optionally CUDA graphs).
 
 Input: normalized float32 N x C x S x S named "input", or with `pixels=True` raw uint8 named "pixels"
 (cast, scaled, normalized and, for color models, replicated from 1 channel on the device: the contract of
@@ -6,9 +6,9 @@ Input: normalized float32 N x C x S x S named "input", or with `pixels=True` raw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +27,9 @@ class TorchOptions:
 
     def validate(self, device: str) -> TorchOptions:
         if self.precision not in PRECISIONS:
-            raise GxrError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+            raise GxrError(f"torch precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.cuda_graphs and not device.startswith("cuda"):
-            raise GxrError("--cuda-graphs needs --device cuda")
+            raise GxrError("CUDA graphs need a CUDA device")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -37,32 +37,36 @@ class TorchOptions:
 
 
 class TorchRunner(Runner):
-    backend = "torch"
+    """Runs a loaded network (`model`, eval mode) whose input is C x S x S; `norm` is needed for uint8 input."""
 
-    def __init__(self, model_pt: str | Path, device: str = "cpu", threads: int | None = None,
-                 options: TorchOptions | None = None):
+    backend = "torch"
+    device_resident = True
+
+    def __init__(self, model, channels: int, image_size: int, num_outputs: int, norm=None, device: str = "cpu",
+                 threads: int | None = None, options: TorchOptions | None = None):
         super().__init__()
-        self.path, self.device_name, self.threads = Path(model_pt), device, threads
+        self.network, self.channels, self.image_size, self.num_outputs = model, channels, image_size, num_outputs
+        self.norm, self.device_name, self.threads = norm, device, threads
         self.options = (options or TorchOptions()).validate(device)
-        self.model = self.info = None
+        if self.options.pixels and norm is None:
+            raise GxrError("uint8 input for the torch backend needs the model's normalization")
+        self.model = None
         self.graphs: dict[tuple, tuple[Any, Any, Any]] = {}   # shape -> (graph, static input, static output)
 
     def _activate(self) -> None:
         import torch
 
-        from gxr.nets.checkpoint import load_model
         from gxr.nets.pixel_input import PixelInput
 
         if self.threads:
             torch.set_num_threads(self.threads)
         if self.device_name.startswith("cuda") and not torch.cuda.is_available():
-            raise GxrError("torch backend: --device cuda but no CUDA GPU is visible")
+            raise GxrError("torch backend: CUDA was asked for but no CUDA GPU is visible")
         self.torch = torch
         self.device = torch.device(self.device_name)
-        model, self.info, payload = load_model(self.path)
-        self.recorded_data = payload.get("data") or {}   # the data the checkpoint was trained on
+        model = self.network.eval()
         if self.options.pixels:
-            model = PixelInput(model, self.info.norm, self.info.channels).eval()
+            model = PixelInput(model, self.norm, self.channels).eval()
         if self.options.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model.to(self.device)
@@ -76,18 +80,12 @@ class TorchRunner(Runner):
         return "pixels" if self.options.pixels else "input"
 
     def input_metadata(self) -> list[TensorMeta]:
-        info = self._info()
-        channels: int | str = "channels" if self.options.pixels and info.channels == 3 else info.channels
+        channels: int | str = "channels" if self.options.pixels and self.channels == 3 else self.channels
         return [TensorMeta(self.input_name, "uint8" if self.options.pixels else "float32",
-                           ("batch", channels, info.image_size, info.image_size))]
+                           ("batch", channels, self.image_size, self.image_size))]
 
     def output_metadata(self) -> list[TensorMeta]:
-        return [TensorMeta("logits", "float32", ("batch", self._info().num_outputs))]
-
-    def _info(self):
-        if self.info is None:
-            self.activate()
-        return self.info
+        return [TensorMeta("logits", "float32", ("batch", self.num_outputs))]
 
     # ---- device side -----------------------------------------------------------------------
     def to_device(self, array: np.ndarray):
@@ -136,6 +134,8 @@ class TorchRunner(Runner):
 
     def device_callable(self, feed: dict[str, np.ndarray]) -> Callable[[], Any]:
         """A no-argument call running the model on `feed` already resident on the device."""
+        if not self.active:
+            raise GxrError("torch runner is not active (closed, or never activated)")
         x = self.to_device(feed[self.input_name])
         self.synchronize()
         return lambda: self.forward(x)

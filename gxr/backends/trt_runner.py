@@ -88,7 +88,8 @@ class TrtRunner(Runner):
         d2h = self.cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         host_inputs = {}
         for name in self.inputs:
-            array = np.ascontiguousarray(feed[name], dtype=np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(name))))
+            dtype = np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(name)))
+            array = np.ascontiguousarray(feed[name], dtype=dtype)
             host_inputs[name] = array
             self.context.set_input_shape(name, array.shape)
             ptr = self._device_buffer(name, array.nbytes)
@@ -102,7 +103,8 @@ class TrtRunner(Runner):
         if not self.context.execute_async_v3(self.stream):
             raise GxrError(f"{self.path}: TensorRT execution failed")
         for name, array in results.items():
-            _check(self.cudart.cudaMemcpyAsync(array.ctypes.data, self.buffers[name][0], array.nbytes, d2h, self.stream))
+            src = self.buffers[name][0]
+            _check(self.cudart.cudaMemcpyAsync(array.ctypes.data, src, array.nbytes, d2h, self.stream))
         self.synchronize()
         del host_inputs   # kept alive until the copies above completed
         return results

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from gxr.backends.base import Runner
 from gxr.runtime import Model
 
 
@@ -57,29 +58,30 @@ def time_calls(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[]
     return times
 
 
-def time_device_calls(runner, fn: Callable[[], Any], warmup: int, iters: int) -> np.ndarray:
+def time_device_calls(runner: Runner, fn: Callable[[], Any], warmup: int, iters: int) -> np.ndarray:
     """Seconds per call of a device-resident forward: CUDA events on a GPU, wall clock otherwise."""
-    if getattr(runner, "device", None) is None or runner.device.type != "cuda":
+    if not runner.provider.startswith("cuda"):
         return time_calls(fn, warmup, iters, runner.synchronize)
     import torch
 
     for _ in range(max(warmup, 3)):
         fn()
-    torch.cuda.synchronize(runner.device)
+    runner.synchronize()
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
     for start, end in zip(starts, ends):
         start.record()
         fn()
         end.record()
-    torch.cuda.synchronize(runner.device)
+    runner.synchronize()
     return np.array([s.elapsed_time(e) / 1000.0 for s, e in zip(starts, ends)])
 
 
 def summarize(label: str, group: str, model: Model, mode: str, batch: int, seconds: np.ndarray,
               bytes_per_image: int) -> Timing:
     per_image_ms = seconds * 1000.0 / batch
-    return Timing(label, group, model.backend, model.runner.provider, model.info.channels, model.input_dtype, mode, batch,
+    return Timing(label, group, model.backend, model.runner.provider, model.info.channels, model.input_dtype, mode,
+                  batch,
                   len(seconds), *(float(np.percentile(per_image_ms, q)) for q in (50, 90, 99)),
                   float(batch * len(seconds) / seconds.sum()), bytes_per_image,
                   [round(float(s) * 1000.0, 4) for s in seconds])
@@ -116,7 +118,7 @@ def bench_model(label: str, model: Model, batch_sizes: Sequence[int], warmup: in
         nbytes = next(iter(feed.values())).nbytes // batch
         seconds = time_calls(lambda: model.runner.infer(feed), warmup, iters, model.runner.synchronize)
         results.append(summarize(label, group, model, "compute", batch, seconds, nbytes))
-        if device_resident and hasattr(model.runner, "device_callable"):
+        if device_resident and model.runner.device_resident:
             fn = model.runner.device_callable(feed)
             seconds = time_device_calls(model.runner, fn, warmup, iters)
             results.append(summarize(label, group, model, "device", batch, seconds, nbytes))
@@ -153,7 +155,8 @@ def gray_color_ratios(timings: list[Timing]) -> list[dict[str, Any]]:
 def backend_speedups(timings: list[Timing]) -> list[dict[str, Any]]:
     """torch / onnxruntime ms-per-image ratio (p50) for the same model, mode and batch."""
     return [{"model": group, "mode": mode, "batch": batch, "torch_ms": pt.ms_per_image_p50,
-             "onnxruntime_ms": ort.ms_per_image_p50, "torch_over_onnxruntime": pt.ms_per_image_p50 / ort.ms_per_image_p50}
+             "onnxruntime_ms": ort.ms_per_image_p50,
+             "torch_over_onnxruntime": pt.ms_per_image_p50 / ort.ms_per_image_p50}
             for (group, mode, batch), pt, ort in _pairs(timings, lambda t: (t.group, t.mode, t.batch),
                                                         lambda t: t.backend, "torch", "onnxruntime")]
 
@@ -173,3 +176,29 @@ def sample_image_files(model: Model, data_spec: str | None, count: int, folder: 
 
 def temp_folder() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="gxr-bench-")
+
+
+NOISY_P90_OVER_P50 = 1.5
+
+
+def noise_warnings(timings: Sequence[Timing], load_before: float, load_after: float) -> list[str]:
+    """Why these timings may not be trustworthy: spread between runs, or other work on the machine."""
+    import os
+
+    out = [f"{t.model} {t.mode} b{t.batch}: p90 is {t.ms_per_image_p90 / t.ms_per_image_p50:.1f}x p50 "
+           "(noisy: other work on the machine?)" for t in timings
+           if t.ms_per_image_p50 > 0 and t.ms_per_image_p90 / t.ms_per_image_p50 > NOISY_P90_OVER_P50]
+    cores = os.cpu_count() or 1
+    if max(load_before, load_after) > cores:
+        out.append(f"load average {max(load_before, load_after):.1f} on {cores} cores while timing: other jobs "
+                   "were running; these numbers are not clean")
+    return out
+
+
+def load_average() -> float:
+    import os
+
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0

@@ -1,4 +1,4 @@
-"""`gxr bench latency | parity | nih | compare`"""
+"""`gxr bench latency | parity | compare | nih`: parse, call one gxr.bench suite, render, save JSON."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import time
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from gxr.cli.common import console, handle_errors
-from gxr.core.render import SHORT_NAMES, latency_table, ratio_table, speedup_table
+from gxr.cli.show import print_latency, save_comparison, save_json
 
 app = typer.Typer(help="Latency, parity and gray-vs-color comparisons; results as rich tables + JSON.",
                   no_args_is_help=True)
@@ -26,62 +24,6 @@ def _int_list(text: str, flag: str) -> list[int]:
     if not values or min(values) < 1:
         raise GxrError(f"{flag} {text!r}: values must be >= 1")
     return values
-
-
-def run_latency(models: list[Path], backends: list[str], batch_sizes: list[int], warmup: int, iters: int,
-                threads: int | None, end_to_end: bool, data: str | None, device: str,
-                labels: list[str] | None = None, torch_options=None, device_resident: bool = False) -> dict:
-    from gxr.bench.latency import (
-        backend_speedups,
-        bench_model,
-        gray_color_ratios,
-        sample_image_files,
-        temp_folder,
-        timings_json,
-    )
-    from gxr.core.progress import make_progress
-    from gxr.core.provenance import machine_info
-    from gxr.runtime import load
-
-    timings = []
-    with temp_folder() as tmp, make_progress(console) as progress:
-        steps = len(models) * len(backends) * len(batch_sizes) * (2 if end_to_end else 1)
-        task = progress.add_task("latency", total=steps, status="")
-        for i, path in enumerate(models):
-            name = labels[i] if labels else str(path)
-            files = None
-            for backend in backends:   # one model at a time, each backend in its own block
-                with load(path, backend=backend, device=device, threads=threads, torch_options=torch_options) as model:
-                    if end_to_end and files is None:
-                        files = sample_image_files(model, data, max(batch_sizes), Path(tmp) / str(i))
-                    label = name if len(backends) == 1 else f"{name} ({SHORT_NAMES.get(model.backend, model.backend)})"
-                    timings += bench_model(label, model, batch_sizes, warmup, iters, files,
-                                           lambda s: progress.update(task, advance=1, status=s), group=name,
-                                           device_resident=device_resident)
-                    note = getattr(model.runner, "fallback_note", "")
-                    if note:
-                        console.print(f"[yellow]note[/]: {escape(str(path))}: {escape(note)}")
-    ratios = gray_color_ratios(timings)
-    console.print(latency_table(timings))
-    if ratios:
-        console.print(ratio_table(ratios))
-    speedups = backend_speedups(timings)
-    if speedups:
-        console.print(speedup_table(speedups))
-    return {"kind": "latency", "machine": machine_info(),
-            "settings": {"backends": backends, "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters,
-                         "threads": threads, "device": device, "end_to_end": end_to_end,
-                         "device_resident": device_resident,
-                         "torch_options": torch_options.to_dict() if torch_options else None},
-            "timings": timings_json(timings), "gray_over_color": ratios, "torch_over_onnxruntime": speedups}
-
-
-def _save(result: dict, path: Path | None) -> None:
-    from gxr.core.fileio import write_json
-
-    if path is not None:
-        write_json(path, result)
-        console.print(f"wrote {path}")
 
 
 @app.command()
@@ -108,19 +50,27 @@ def latency(
     json_out: Path | None = typer.Option(None, "--json", help="Write the results JSON here"),
 ) -> None:
     """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
+    from gxr.bench.suites import latency_steps, run_latency
     from gxr.core.errors import GxrError
+    from gxr.core.progress import make_progress
 
     if torch_input not in ("float", "uint8"):
         raise GxrError(f"--torch-input {torch_input!r}: choose float or uint8")
     backends = [b.strip() for b in backend.split(",") if b.strip()]
+    sizes = _int_list(batch_sizes, "--batch-sizes")
     options = None
     if any(b in ("torch", "auto") for b in backends):
         from gxr.backends.torch_runner import TorchOptions
 
         options = TorchOptions(precision, channels_last, cuda_graphs, torch_input == "uint8").validate(device)
-    result = run_latency(models, backends, _int_list(batch_sizes, "--batch-sizes"), warmup, iters, threads,
-                         end_to_end, data, device, torch_options=options, device_resident=device_resident)
-    _save(result, json_out)
+    with make_progress(console) as progress:
+        task = progress.add_task("latency", total=latency_steps(models, backends, sizes, end_to_end), status="")
+        report = run_latency(models, backends=backends, batch_sizes=sizes, warmup=warmup, iters=iters,
+                             threads=threads, end_to_end=end_to_end, data=data, device=device, torch_options=options,
+                             device_resident=device_resident,
+                             on_step=lambda s: progress.update(task, advance=1, status=s))
+    print_latency(report)
+    save_json(report.to_json(), json_out)
 
 
 @app.command()
@@ -134,53 +84,21 @@ def parity(
     json_out: Path | None = typer.Option(None, "--json"),
 ) -> None:
     """Max abs / relative error, label agreement and AUC difference of two runners on real images."""
-    from gxr.bench.parity import parity as run_parity
-    from gxr.core.provenance import machine_info
-    from gxr.data import open_source
-    from gxr.runtime import data_spec_for, load
+    from gxr.bench.suites import run_parity
+    from gxr.core.render import parity_table
 
-    with load(ref) as r, load(candidate) as c:
-        spec = data_spec_for(data, r, c)
-        result = run_parity(r, c, open_source(spec).split(split), limit)
-    result.update(kind="parity", data=spec, split=split, machine=machine_info())
-    table = Table(title=f"parity: {candidate} vs {ref} ({result['images']} images)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in ("max_abs_error", "max_rel_error", "label_agreement", "ref_mean_auc", "candidate_mean_auc",
-                "auc_difference"):
-        v = result[key]
-        table.add_row(key, "n/a" if v is None else f"{v:.4g}")
-    console.print(table)
-    _save(result, json_out)
+    result = run_parity(ref, candidate, data=data, split=split, limit=limit)
+    console.print(parity_table(result, f"parity: {candidate} vs {ref} ({result['images']} images)"))
+    save_json(result, json_out)
 
 
-def run_compare(gray: Path, color: Path, data: str | None, split: str, limit: int | None, out: Path | None,
-                title: str, iters: int = 20) -> dict:
-    from gxr.bench.compare import compare_gray_color
-    from gxr.core.fileio import write_json, write_text
-    from gxr.core.provenance import machine_info
-    from gxr.core.render import comparison_markdown, comparison_table
-    from gxr.data import open_source
-    from gxr.runtime import data_spec_for, load
-
-    with load(gray) as g, load(color) as c:
-        if g.info.channels != 1 or c.info.channels != 3:
-            from gxr.core.errors import GxrError
-
-            raise GxrError(f"--gray must be a 1-channel and --color a 3-channel model "
-                           f"(got {g.info.channels} and {c.info.channels})")
-        spec = data_spec_for(data, g, c)
-        result = compare_gray_color(g, c, open_source(spec).split(split), limit, iters)
-    result.update(kind="gray-vs-color", data=spec, split=split, machine=machine_info())
-    console.print(comparison_table(result, title))
-    if out is not None:
-        write_json(out.with_suffix(".json"), result)
-        write_text(out.with_suffix(".md"), comparison_markdown(result, title))
-        console.print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
-    return result
+def _default_out(kind: str) -> Path:
+    return Path("bench/results") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _compare_command(default_title: str):
+def _gray_vs_color_command(kind: str, suite_name: str):
+    """A command with the gray/color options that runs gxr.bench.compare.<suite_name> (run_compare or run_nih)."""
+
     @handle_errors
     def command(
         gray: Path = typer.Option(..., help="Gray (1-channel) model"),
@@ -189,16 +107,19 @@ def _compare_command(default_title: str):
         split: str = typer.Option("test"),
         limit: int | None = typer.Option(None, help="At most this many test images"),
         iters: int = typer.Option(20, help="Timed batch-1 runs per model for ms/image"),
-        out: Path | None = typer.Option(None, help="Write OUT.json and OUT.md (default: bench/results/<name>-<time>)"),
+        out: Path | None = typer.Option(None, help=f"Write OUT.json and OUT.md (default: bench/results/{kind}-<time>)"),
     ) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_compare(gray, color, data, split, limit, out or Path("bench/results") / f"{default_title}-{stamp}",
-                    f"gray vs color ({default_title})", iters)
+        from gxr.bench import compare as suites
+
+        suite = getattr(suites, suite_name)
+        result = suite(gray, color, data=data, split=split, limit=limit, iters=iters)
+        save_comparison(result, out or _default_out(kind))
 
     return command
 
 
-app.command("nih", help="The paper's Table 2 + 4 on NIH ChestX-ray14: per-label AUC, DeLong p, ms/image.")(
-    _compare_command("nih"))
 app.command("compare", help="Gray vs color on any labelled set: per-label AUC, DeLong p, ms/image.")(
-    _compare_command("compare"))
+    _gray_vs_color_command("compare", "run_compare"))
+app.command("nih", help="The paper's Tables 2 + 4 on NIH ChestX-ray14: the 14 labels in its order, AUC and DeLong p "
+            "per label, ms/image, and the paper's own numbers beside the measured ones.")(
+    _gray_vs_color_command("nih", "run_nih"))

@@ -18,14 +18,18 @@ def demo(
     epochs: int = typer.Option(5),
     image_size: int = typer.Option(128, help="Input size (the shipped NIH images are 64 px; Inception-V3 needs >= 75)"),
     batch_size: int = typer.Option(32),
-    lr: float = typer.Option(1e-3, help="Higher than the paper's 1e-4: no ImageNet weights here, so training starts from scratch"),
-    init_gray: Path | None = typer.Option(None, help="Pre-trained weights for the gray model (e.g. gxr convert of a color one)"),
+    lr: float = typer.Option(1e-3, help="Higher than the paper's 1e-4: no ImageNet weights here, so training "
+                             "starts from scratch"),
+    init_gray: Path | None = typer.Option(None, help="Pre-trained weights for the gray model (e.g. gxr convert of "
+                                          "a color one)"),
     init_color: Path | None = typer.Option(None, help="Pre-trained weights for the color model"),
     iters: int = typer.Option(20, help="Timed runs per model and batch size"),
 ) -> None:
     """Fine-tune gray and color models, export both to ONNX (uint8 input), check parity, compare AUCs
     (DeLong) and latency."""
-    from gxr.cli.bench import run_compare, run_latency
+    from gxr.bench.compare import run_compare
+    from gxr.bench.suites import run_latency
+    from gxr.cli.show import print_latency, save_comparison
     from gxr.core.errors import GxrError
     from gxr.core.fileio import write_json
     from gxr.data import data_root
@@ -49,20 +53,23 @@ def demo(
     for key in runs:
         console.rule(f"[bold]2/4 export {key} to ONNX (uint8 input) + parity")
         path, manifest = export_model(out / key, out / "models", name=key, input_dtype="uint8", data_spec=data)
-        p = manifest["parity"]
+        p = manifest.parity
         console.print(f"{path}: max rel error {p['max_rel_error']:.2e}, label agreement {p['label_agreement']:.0%} "
                       f"on {p['images']} real test images")
         exported[key] = {"path": str(path), "parity": p}
     console.rule("[bold]3/4 gray vs color on the test split (DeLong)")
-    comparison = run_compare(out / "models" / "gray", out / "models" / "color", data, "test", None,
-                             out / "bench-nih", f"gray vs color {arch} ({data})", iters)
+    comparison = run_compare(out / "models" / "gray", out / "models" / "color", data=data, iters=iters,
+                             title=f"gray vs color {arch} ({data})")
+    save_comparison(comparison, out / "bench-nih")
     console.rule("[bold]4/4 latency: ONNX Runtime and PyTorch, compute-only and end-to-end")
-    latency = run_latency([out / "models" / "gray", out / "models" / "color"], ["onnxruntime", "torch"], [1, 8], 3,
-                          iters, None, True, data, "cpu", labels=["gray", "color"])
-    write_json(out / "latency.json", latency)
+    latency = run_latency([out / "models" / "gray", out / "models" / "color"], backends=["onnxruntime", "torch"],
+                          batch_sizes=[1, 8], warmup=3, iters=iters, end_to_end=True, data=data,
+                          labels=["gray", "color"])
+    print_latency(latency)
+    write_json(out / "latency.json", latency.to_json())
     summary = {"data": data, "arch": arch, "image_size": image_size, "epochs": epochs,
                "test_mean_auc": {k: r["test"]["mean_auc"] for k, r in runs.items()},
-               "exported": exported, "comparison_mean_auc": comparison["mean_auc"],
+               "exported": exported, "comparison_mean_auc": comparison.mean_auc,
                "seconds": time.perf_counter() - started}
     write_json(out / "summary.json", summary)
     console.print(f"[bold green]done[/] in {summary['seconds'] / 60:.1f} min; everything is under [bold]{out}[/]")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gxr.cli.common import console, handle_errors
+from gxr.cli.common import console, handle_errors, say
 
 
 @handle_errors
@@ -25,24 +25,24 @@ def export(
     trt: bool = typer.Option(False, "--trt", help="Also build a TensorRT engine (model.plan)"),
 ) -> None:
     """Export a checkpoint to ONNX in the model repository, checked against PyTorch on real images."""
-    from gxr.core.repository import parse_batch
+    from gxr.core.manifest import BatchRange
 
-    batch_range = parse_batch(batch)
+    batch_range = BatchRange.parse(batch)
     if trt:
         from gxr.core.lazy import lazy_import
 
         lazy_import("tensorrt", "a TensorRT engine")
     from gxr.export.onnx_export import export_model
 
-    out_dir, manifest = export_model(model, repo, name, version, opset, batch_range, input, data, image_size,
-                                     exporter)
-    p = manifest["parity"]
+    out_dir, manifest = export_model(model, repo, name=name, version=version, opset=opset, batch=batch_range,
+                                     input_dtype=input, data_spec=data, image_size=image_size, exporter=exporter,
+                                     say=say)
+    p = manifest.parity
     console.print(f"parity vs PyTorch on {p['images']} real images ({p['provider']}): max abs error "
                   f"{p['max_abs_error']:.3g}, max rel error {p['max_rel_error']:.3g}, label agreement "
                   f"{p['label_agreement']:.1%}")
+    console.print(f"wrote {out_dir}/model.onnx + manifest.json")
     if trt:
         from gxr.export.trt import build_engine
 
-        plan = build_engine(out_dir, manifest, console)
-        console.print(f"wrote {plan}")
-    console.print(f"wrote {out_dir}/model.onnx + manifest.json")
+        console.print(f"wrote {build_engine(out_dir, say=say)}")

@@ -55,7 +55,8 @@ def finetune(
 @app.command()
 @handle_errors
 def pretrain(
-    data: str = typer.Option(..., help="ImageNet-layout data: folder:DIR or folder:FILE.zip (train/ val/ CLASS/ images)"),
+    data: str = typer.Option(..., help="ImageNet-layout data: folder:DIR or folder:FILE.zip "
+                             "(train/ val/ CLASS/ images)"),
     out: Path = typer.Option(..., help="Run directory (model.pt, metrics.json, last.pt)"),
     arch: str = typer.Option("inception_v3"),
     channels: int = typer.Option(1, help="1 = gray (Luma after augmentation), 3 = color"),

@@ -35,7 +35,8 @@ def ratio_table(ratios) -> Table:
     table = _table("gray / color (p50 ms/image)", ("backend", "mode", "batch", "gray", "color", "gray/color"),
                    ("backend", "mode"))
     for r in ratios:
-        table.add_row(SHORT_NAMES.get(r["backend"], r["backend"]), SHORT_NAMES.get(r["mode"], r["mode"]), str(r["batch"]),
+        table.add_row(SHORT_NAMES.get(r["backend"], r["backend"]), SHORT_NAMES.get(r["mode"], r["mode"]),
+                      str(r["batch"]),
                       f"{r['gray_ms']:.2f}", f"{r['color_ms']:.2f}", f"{r['gray_over_color']:.2f}")
     return table
 
@@ -57,16 +58,57 @@ def _p(v: float | None) -> str:
     return "n/a" if v is None else (f"{v:.2e}" if v < 1e-3 else f"{v:.3f}")
 
 
-def comparison_markdown(result: dict[str, Any], title: str) -> str:
-    lines = [f"# {title}", "", f"{result['images']} test images. DeLong test for correlated ROC curves; "
-             "* p < 0.05, ** p < 0.01.", "", "| label | positives | gray AUC | color AUC | p-value |",
-             "|---|---:|---:|---:|---:|"]
-    for r in result["labels"]:
-        lines.append(f"| {r['label']} | {r['positives']} | {_fmt(r['gray_auc'])} | {_fmt(r['color_auc'])} | "
-                     f"{_p(r['p_value'])}{r['stars']} |")
-    m = result["mean_auc"]
+def latency_tables(report) -> list[Table]:
+    """The tables of a LatencyReport: timings, then gray/color and torch/ORT ratios when it has them."""
+    tables = [latency_table(report.timings)]
+    if report.gray_over_color:
+        tables.append(ratio_table(report.gray_over_color))
+    if report.torch_over_onnxruntime:
+        tables.append(speedup_table(report.torch_over_onnxruntime))
+    return tables
+
+
+PARITY_KEYS = ("max_abs_error", "max_rel_error", "label_agreement", "ref_mean_auc", "candidate_mean_auc",
+               "auc_difference")
+
+
+def parity_table(result: dict[str, Any], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in PARITY_KEYS:
+        v = result[key]
+        table.add_row(key, "n/a" if v is None else f"{v:.4g}")
+    return table
+
+
+def comparison_lines(c) -> list[str]:
+    """The plain-language lines that go under a gray-vs-color table."""
+    lines = [f"gray: {c.trained['gray']}", f"color: {c.trained['color']}",
+             f"{c.images} {c.split} images of {c.data}; DeLong test for correlated ROC curves; "
+             "* p < 0.05, ** p < 0.01."]
+    if c.undefined_labels:
+        lines.append(f"AUC undefined (no positive or no negative case), left out of the mean: "
+                     f"{', '.join(c.undefined_labels)}")
+    if c.paper:
+        lines.append(f"paper (ImageNet-pretrained Inception-V3 on the full NIH set, {c.paper['hardware']}): mean AUC "
+                     f"gray {c.paper['gray_mean_auc']:.4f} vs color {c.paper['color_mean_auc']:.4f}; ms/image "
+                     f"{c.paper['gray_ms_per_image']} vs {c.paper['color_ms_per_image']}. Its per-label Table 2 values "
+                     "are not carried by gxr; the measured numbers above come from the models named here.")
+    return lines
+
+
+def comparison_markdown(c) -> str:
+    lines = [f"# {c.title}", "", *[f"- {line}" for line in comparison_lines(c)], "",
+             "| label | positives | gray AUC | color AUC | p-value |", "|---|---:|---:|---:|---:|"]
+    for r in c.labels:
+        lines.append(f"| {r.label} | {r.positives} | {_fmt(r.gray_auc)} | {_fmt(r.color_auc)} | "
+                     f"{_p(r.p_value)}{r.stars} |")
+    m = c.mean_auc
     lines.append(f"| **mean** | | **{_fmt(m['gray'])}** | **{_fmt(m['color'])}** | |")
-    lat = result["latency_batch1"]
+    if c.paper:
+        lines.append(f"| paper (mean) | | {c.paper['gray_mean_auc']:.4f} | {c.paper['color_mean_auc']:.4f} | |")
+    lat = c.latency_batch1
     lines += ["", "| model | backend | ms/image (batch 1, p50) | input bytes/image |", "|---|---|---:|---:|"]
     for key in ("gray", "color"):
         lines.append(f"| {key} | {lat[key]['backend']} ({lat[key]['provider']}) | "
@@ -74,19 +116,20 @@ def comparison_markdown(result: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_table(result: dict[str, Any], title: str):
-    table = Table(title=title, caption="DeLong test; * p < 0.05, ** p < 0.01")
+def comparison_table(c) -> Table:
+    table = Table(title=c.title, caption="DeLong test; * p < 0.05, ** p < 0.01")
     for col, justify in (("label", "left"), ("pos", "right"), ("gray AUC", "right"), ("color AUC", "right"),
                          ("p-value", "right")):
         table.add_column(col, justify=justify)
-    for r in result["labels"]:
-        g, c = r["gray_auc"], r["color_auc"]
-        better_gray = g is not None and c is not None and g > c
-        table.add_row(r["label"], str(r["positives"]), ("[bold]" if better_gray else "") + _fmt(g),
-                      ("[bold]" if (g is not None and c is not None and c > g) else "") + _fmt(c),
-                      _p(r["p_value"]) + r["stars"])
-    m, lat = result["mean_auc"], result["latency_batch1"]
+    for r in c.labels:
+        g, col = r.gray_auc, r.color_auc
+        both = g is not None and col is not None
+        table.add_row(r.label, str(r.positives), ("[bold]" if both and g > col else "") + _fmt(g),
+                      ("[bold]" if both and col > g else "") + _fmt(col), _p(r.p_value) + r.stars)
+    m, lat = c.mean_auc, c.latency_batch1
     table.add_row("[bold]mean AUC", "", _fmt(m["gray"]), _fmt(m["color"]), "", end_section=True)
+    if c.paper:
+        table.add_row("paper mean AUC", "", f"{c.paper['gray_mean_auc']:.4f}", f"{c.paper['color_mean_auc']:.4f}", "")
     table.add_row("ms/image (b1)", "", f"{lat['gray']['ms_per_image_p50']:.2f}",
                   f"{lat['color']['ms_per_image_p50']:.2f}", "")
     return table

@@ -1,1 +1,2 @@
-"""ONNX export and checks, TensorRT engine build, model repository writer."""
+"""Export (layer above runtime): checkpoint -> ONNX with parity against PyTorch on real images, published as a
+new version of the model repository (gxr.core.repository); TensorRT engine build (`trt`, lazy)."""

@@ -1,11 +1,11 @@
-"""`gxr export`: model.pt -> ONNX (dynamic batch), checked, compared with PyTorch on real images."""
+"""`gxr export`: model.pt -> ONNX (dynamic batch) in the model repository, checked with onnx.checker and
+compared with PyTorch on real images before the version is published (nothing is written otherwise)."""
 
 from __future__ import annotations
 
-import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -13,10 +13,10 @@ from torch import nn
 
 from gxr import __version__
 from gxr.core.errors import GxrError
-from gxr.core.fileio import sha256_file, write_json, write_text
+from gxr.core.manifest import Artifact, BatchRange, InputSpec, Manifest, OutputSpec
 from gxr.core.metrics import compare_logits
 from gxr.core.modelinfo import ModelInfo
-from gxr.core.repository import MANIFEST, MANIFEST_FORMAT, staged_version_dir, triton_config
+from gxr.core.repository import check_servable_together, staged_version, version_manifests, write_server_config
 from gxr.nets import check_image_size
 from gxr.nets.checkpoint import load_model, resolve_model_pt
 from gxr.nets.pixel_input import PixelInput
@@ -41,7 +41,7 @@ def _export_graph(module: nn.Module, example: torch.Tensor, path: Path, input_na
                                   output_names=["logits"], opset_version=opset,
                                   dynamic_axes={input_name: axes, "logits": {0: "batch"}})
     except ModuleNotFoundError as exc:
-        raise GxrError(f"--exporter {exporter}: needs {exc.name} (pip install {exc.name})") from None
+        raise GxrError(f"the {exporter} exporter needs {exc.name} (pip install {exc.name})") from exc
 
 
 def check_onnx(path: Path) -> None:
@@ -51,72 +51,92 @@ def check_onnx(path: Path) -> None:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:
-        raise GxrError(f"{path}: ONNX checker failed ({str(exc).splitlines()[0]})") from None
+        raise GxrError(f"{path}: ONNX checker failed ({str(exc).splitlines()[0]})") from exc
 
 
 def parity_images(info: ModelInfo, data_spec: str | None, limit: int) -> np.ndarray:
-    """uint8 pixels of real test images (the checkpoint's own data unless --data)."""
+    """uint8 pixels of real test images (the checkpoint's own data unless another spec is given)."""
     from gxr.data import open_source, split_pixels
 
     if not data_spec:
-        raise GxrError("no data to check parity on: the checkpoint records none; pass --data SPEC")
+        raise GxrError("no data to check parity on: the checkpoint records none; give a data spec")
     return split_pixels(open_source(data_spec).split("test"), info.channels, info.image_size, limit)
 
 
-def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int | None = None, opset: int = 17,
-                 batch: dict[str, int] | None = None, input_dtype: str = "float", data_spec: str | None = None,
-                 image_size: int | None = None, exporter: str = "torchscript", parity_limit: int = 32,
-                 tolerance: float = PARITY_REL_TOL) -> tuple[Path, dict[str, Any]]:
-    """Export and verify; returns (version dir, manifest). Nothing is left behind on failure."""
-    from gxr.backends.ort_runner import OrtRunner
-    from gxr.core.repository import next_version
+def input_spec(info: ModelInfo, uint8: bool) -> InputSpec:
+    """uint8 graphs of color models take 1 or 3 channels (gray is replicated in the graph)."""
+    channels = "channels" if uint8 and info.channels == 3 else info.channels
+    return InputSpec(name="pixels" if uint8 else "input", dtype="uint8" if uint8 else "float32",
+                     shape=["batch", channels, info.image_size, info.image_size],
+                     accepted_channels=[1, 3] if channels == "channels" else [info.channels],
+                     normalized_in_graph=uint8)
 
+
+def onnx_parity(model: nn.Module, onnx_path: Path, info: ModelInfo, spec: InputSpec, pixels: np.ndarray,
+                tolerance: float) -> dict:
+    """ONNX Runtime vs PyTorch logits on the same real images (+ gray-as-1-channel for color uint8 graphs)."""
+    from gxr.backends.ort_runner import OrtRunner
+
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(info.norm.apply(pixels))).float().numpy()
+    feed = pixels if spec.normalized_in_graph else info.norm.apply(pixels)
+    with OrtRunner(onnx_path) as runner:
+        out = runner.infer({spec.name: feed})["logits"]
+        parity = compare_logits(ref, out, info.task)
+        parity.update(images=len(pixels), provider=runner.provider, tolerance_rel=tolerance)
+        if spec.accepted_channels == [1, 3]:   # gray fed as 1 channel must equal gray replicated to 3
+            gray = pixels.mean(axis=1, keepdims=True).round().astype(np.uint8)
+            one = runner.infer({spec.name: gray})["logits"]
+            three = runner.infer({spec.name: np.repeat(gray, 3, axis=1)})["logits"]
+            parity["gray_input_max_abs_diff"] = float(np.abs(one - three).max())
+    return parity
+
+
+def check_parity(parity: dict, ckpt: Path, tolerance: float) -> None:
+    if parity["max_rel_error"] > tolerance or parity["label_agreement"] < 1.0:
+        raise GxrError(f"{ckpt}: ONNX output differs from PyTorch beyond tolerance (max rel error "
+                       f"{parity['max_rel_error']:.3g} > {tolerance:g} or label agreement "
+                       f"{parity['label_agreement']:.3f} < 1); nothing written")
+
+
+def export_model(ckpt: Path, repo: Path, *, name: str | None = None, version: int | None = None, opset: int = 17,
+                 batch: BatchRange | None = None, input_dtype: str = "float", data_spec: str | None = None,
+                 image_size: int | None = None, exporter: str = "torchscript", parity_limit: int = 32,
+                 tolerance: float = PARITY_REL_TOL, say: Callable[[str], None] = lambda _: None
+                 ) -> tuple[Path, Manifest]:
+    """Export and verify; returns (version dir, manifest). Nothing is left behind on failure."""
     if input_dtype not in INPUT_DTYPES:
-        raise GxrError(f"--input {input_dtype!r}: choose float or uint8")
+        raise GxrError(f"input dtype {input_dtype!r}: choose float or uint8")
     if exporter not in EXPORTERS:
-        raise GxrError(f"--exporter {exporter!r}: choose one of {', '.join(EXPORTERS)}")
+        raise GxrError(f"exporter {exporter!r}: choose one of {', '.join(EXPORTERS)}")
     ckpt = resolve_model_pt(ckpt)
     model, info, payload = load_model(ckpt)
     trained_size = info.image_size
     if image_size and image_size != info.image_size:
-        check_image_size(info.arch, image_size)
-        info.image_size = image_size
-    batch = batch or {"min": 1, "opt": 8, "max": 32}
+        info.image_size = check_image_size(info.arch, image_size)
     name = name or _default_name(ckpt, info)
-    version = version or next_version(repo, name)
-    uint8 = input_dtype == "uint8"
-    module = PixelInput(model, info.norm, info.channels).eval() if uint8 else model
-    input_name = "pixels" if uint8 else "input"
+    spec = input_spec(info, input_dtype == "uint8")
     used_spec = data_spec or (payload.get("data") or {}).get("spec")
     pixels = parity_images(info, used_spec, parity_limit)
-
-    with staged_version_dir(repo, name, version) as stage:
+    module = PixelInput(model, info.norm, info.channels).eval() if spec.normalized_in_graph else model
+    with staged_version(repo, name, version, say) as (stage, version):
+        manifest = Manifest(name=name, version=version, info=info, input=spec, batch=batch or BatchRange(),
+                            output=OutputSpec("logits", "float32", ["batch", info.num_outputs],
+                                              "softmax" if info.task == "multiclass" else "sigmoid"),
+                            onnx=Artifact("model.onnx", "", 0), trained_image_size=trained_size,
+                            source=_source_record(ckpt, payload), gxr_version=__version__)
+        check_servable_together(manifest, version_manifests(Path(repo) / name), Path(repo) / name)
         onnx_path = stage / "model.onnx"
-        example = torch.from_numpy(pixels[:2]) if uint8 else torch.from_numpy(info.norm.apply(pixels[:2]))
-        _export_graph(module, example, onnx_path, input_name, opset, exporter, uint8 and info.channels == 3)
+        example = pixels[:2] if spec.normalized_in_graph else info.norm.apply(pixels[:2])
+        _export_graph(module, torch.from_numpy(example), onnx_path, spec.name, opset, exporter,
+                      spec.accepted_channels == [1, 3])
         check_onnx(onnx_path)
-        with torch.inference_mode():
-            ref = model(torch.from_numpy(info.norm.apply(pixels))).float().numpy()
-        with OrtRunner(onnx_path) as runner:
-            feed = pixels if uint8 else info.norm.apply(pixels)
-            out = runner.infer({input_name: feed})["logits"]
-            parity = compare_logits(ref, out, info.task)
-            parity.update(images=len(pixels), data=used_spec, provider=runner.provider,
-                          tolerance_rel=tolerance)
-            if uint8 and info.channels == 3:   # gray fed as 1 channel must equal gray replicated to 3
-                gray = pixels.mean(axis=1, keepdims=True).round().astype(np.uint8)
-                one = runner.infer({input_name: gray})["logits"]
-                three = runner.infer({input_name: np.repeat(gray, 3, axis=1)})["logits"]
-                parity["gray_input_max_abs_diff"] = float(np.abs(one - three).max())
-        if parity["max_rel_error"] > tolerance or parity["label_agreement"] < 1.0:
-            raise GxrError(f"{ckpt}: ONNX output differs from PyTorch beyond tolerance (max rel error "
-                           f"{parity['max_rel_error']:.3g} > {tolerance:g} or label agreement "
-                           f"{parity['label_agreement']:.3f} < 1); nothing written")
-        manifest = _manifest(info, trained_size, payload, ckpt, onnx_path, name, version, opset, batch,
-                             input_name, uint8, exporter, parity)
-        write_json(stage / MANIFEST, manifest)
-    write_text(repo / name / "config.pbtxt", triton_config(name, manifest))
-    return repo / name / str(version), manifest
+        manifest.parity = onnx_parity(model, onnx_path, info, spec, pixels, tolerance) | {"data": used_spec}
+        check_parity(manifest.parity, ckpt, tolerance)
+        manifest.onnx = Artifact.of(onnx_path, opset=opset, exporter=exporter, torch=torch.__version__)
+        manifest.save(stage)
+    write_server_config(repo, name)
+    return Path(repo) / name / str(version), manifest
 
 
 def _default_name(ckpt: Path, info: ModelInfo) -> str:
@@ -124,25 +144,9 @@ def _default_name(ckpt: Path, info: ModelInfo) -> str:
     return run if run and run != "." else f"{info.arch}-{'gray' if info.channels == 1 else 'color'}"
 
 
-def _manifest(info: ModelInfo, trained_size: int, payload: dict, ckpt: Path, onnx_path: Path, name: str,
-              version: int, opset: int, batch: dict, input_name: str, uint8: bool, exporter: str,
-              parity: dict) -> dict[str, Any]:
-    channels_in = "channels" if uint8 and info.channels == 3 else info.channels
-    return {
-        "format": MANIFEST_FORMAT, "name": name, "version": version, **info.to_dict(),
-        "trained_image_size": trained_size,
-        "input": {"name": input_name, "dtype": "uint8" if uint8 else "float32", "layout": "NCHW",
-                  "shape": ["batch", channels_in, info.image_size, info.image_size],
-                  "accepted_channels": [1, 3] if channels_in == "channels" else [info.channels],
-                  "normalized_in_graph": uint8},
-        "output": {"name": "logits", "dtype": "float32", "shape": ["batch", info.num_outputs],
-                   "activation": "softmax" if info.task == "multiclass" else "sigmoid"},
-        "batch": batch,
-        "source": {"checkpoint": str(ckpt.resolve()), "sha256": sha256_file(ckpt),
-                   "recipe": payload.get("recipe"), "data": payload.get("data"),
-                   "test_metrics": (payload.get("metrics") or {}).get("test")},
-        "onnx": {"file": onnx_path.name, "sha256": sha256_file(onnx_path), "bytes": onnx_path.stat().st_size,
-                 "opset": opset, "exporter": exporter, "torch": torch.__version__},
-        "parity": parity,
-        "gxr_version": __version__, "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+def _source_record(ckpt: Path, payload: dict) -> dict:
+    from gxr.core.fileio import sha256_file
+
+    return {"checkpoint": str(ckpt.resolve()), "sha256": sha256_file(ckpt), "recipe": payload.get("recipe"),
+            "data": payload.get("data"), "init": payload.get("init_notes"),
+            "test_metrics": (payload.get("metrics") or {}).get("test")}

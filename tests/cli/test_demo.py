@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_gxr
+from tests.helpers import run_gxr
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from gxr.core.errors import GxrError
 from gxr.data import open_source
 from gxr.data.base import overlapping_groups
 from gxr.data.nih import NIH_LABELS, patient_split, read_table
-from tests.conftest import assert_one_line_error, run_gxr
+from tests.helpers import assert_one_line_error, run_gxr
 
 
 def test_nih_full_table_split_is_patient_disjoint_70_10_20(data_root):

@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from gxr.core.fileio import sha256_file
-from tests.conftest import assert_one_line_error, run_gxr
+from tests.helpers import expect_cli_error, run_gxr
 
 
 def test_uint8_export_writes_checked_onnx_and_full_manifest(exported, trained_runs):
@@ -49,9 +49,9 @@ def test_float_export_and_versioning(tmp_path, trained_runs):
     assert second.returncode == 0, second.stderr
     manifest = json.loads((tmp_path / "g" / "2" / "manifest.json").read_text())
     assert manifest["input"]["dtype"] == "float32" and manifest["batch"] == {"min": 1, "opt": 4, "max": 16}
-    again = run_gxr("export", str(run), "--repo", str(tmp_path), "--name", "g", "--version", "1")
-    assert_one_line_error(again, "already exists", "next free: 3")
-    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["1", "2", "config.pbtxt"]   # no temp dirs left
+    expect_cli_error("export", str(run), "--repo", str(tmp_path), "--name", "g", "--version", "1",
+                     names=tmp_path / "g" / "1", needles=["already exists", "next free: 3"], watch=[tmp_path])
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["1", "2", "config.pbtxt", "labels.txt"]
 
 
 def test_trt_without_tensorrt_is_one_line_with_install_hint(tmp_path, trained_runs):
@@ -61,23 +61,26 @@ def test_trt_without_tensorrt_is_one_line_with_install_hint(tmp_path, trained_ru
         pytest.skip("TensorRT is installed here")
     except ImportError:
         pass
-    result = run_gxr("export", str(trained_runs["gray"]), "--repo", str(tmp_path), "--trt")
-    assert_one_line_error(result, "TensorRT is not installed", "pip install 'gxr[gpu]'")
+    expect_cli_error("export", str(trained_runs["gray"]), "--repo", str(tmp_path), "--trt", names=None,
+                     needles=["TensorRT is not installed", "pip install 'gxr[gpu]'"], watch=[tmp_path])
     assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("args,needle", [
     (("--batch", "8:1:4"), "need 1 <= MIN <= OPT <= MAX"),
-    (("--input", "int4"), "--input 'int4': choose float or uint8"),
+    (("--input", "int4"), "input dtype 'int4': choose float or uint8"),
 ])
 def test_bad_export_options(tmp_path, trained_runs, args, needle):
-    assert_one_line_error(run_gxr("export", str(trained_runs["gray"]), "--repo", str(tmp_path), *args), needle)
+    expect_cli_error("export", str(trained_runs["gray"]), "--repo", str(tmp_path), *args, names=None, needles=[needle],
+                     watch=[tmp_path, trained_runs["gray"]])
 
 
 def test_export_of_missing_or_foreign_checkpoint(tmp_path):
-    assert_one_line_error(run_gxr("export", str(tmp_path / "nope")), "model checkpoint not found")
+    expect_cli_error("export", str(tmp_path / "nope"), names=tmp_path / "nope", needles=["model checkpoint not found"],
+                     watch=[tmp_path])
     foreign = tmp_path / "model.pt"
     import torch
 
     torch.save({"weights": torch.zeros(1)}, foreign)
-    assert_one_line_error(run_gxr("export", str(foreign), "--repo", str(tmp_path / "m")), "not a gxr model checkpoint")
+    expect_cli_error("export", str(foreign), "--repo", str(tmp_path / "m"), names=foreign,
+                     needles=["not a gxr model checkpoint"], watch=[tmp_path])

@@ -5,7 +5,7 @@ import torch
 from gxr.core.modelinfo import ModelInfo
 from gxr.nets.checkpoint import load_model, save_model
 from gxr.nets.factory import create_model, load_init_weights
-from tests.conftest import assert_one_line_error, run_gxr
+from tests.helpers import assert_one_line_error, expect_cli_error, run_gxr
 
 
 def test_init_from_torchvision_imagenet_layout_converts_stem_and_skips_head(tmp_path):
@@ -31,7 +31,7 @@ def test_init_with_weights_of_another_arch_is_refused(tmp_path):
     torch.save(create_model("alexnet", 3, 10).state_dict(), path)
     result = run_gxr("train", "finetune", "--data", "medmnist:/nonexistent.npz", "--arch", "resnet18",
                      "--init", str(path), "--out", str(tmp_path / "run"))
-    assert_one_line_error(result)   # data is checked first; the init check is covered below
+    assert_one_line_error(result, names="/nonexistent.npz")   # data is checked first; the init check is below
     from gxr.core.errors import GxrError
     from gxr.nets.factory import read_weight_file
 
@@ -64,6 +64,5 @@ def test_convert_cli_round_trips_gray_color_gray(tmp_path):
 def test_convert_refuses_same_channel_count(tmp_path):
     save_model(tmp_path / "gray.pt", create_model("resnet18", 1, 1),
                ModelInfo("resnet18", 1, 64, "binary", ["pos"], ["neg", "pos"]))
-    result = run_gxr("convert", str(tmp_path / "gray.pt"), "--channels", "1", "--out", str(tmp_path / "x.pt"))
-    assert_one_line_error(result, "already has 1 channel")
-    assert not (tmp_path / "x.pt").exists()
+    expect_cli_error("convert", str(tmp_path / "gray.pt"), "--channels", "1", "--out", str(tmp_path / "x.pt"),
+                     names=tmp_path / "gray.pt", needles=["already has 1 channel"], watch=[tmp_path])

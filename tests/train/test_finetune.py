@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gxr.nets.checkpoint import load_model, read_checkpoint
-from tests.conftest import assert_one_line_error, run_gxr
+from tests.helpers import assert_one_line_error, run_gxr
 
 
 def test_finetune_writes_metrics_and_self_describing_checkpoint(trained_runs):
@@ -131,7 +131,7 @@ def test_torchrun_ddp_two_processes_on_cpu(tmp_path, pneumonia_spec):
     import subprocess
     import sys
 
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     out = tmp_path / "ddp"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -10,7 +10,7 @@ from gxr.core.preprocess import Normalization
 from gxr.data import open_source
 from gxr.train.pipeline import DeviceTransform, random_resized_crop
 from gxr.train.recipes import PretrainRecipe
-from tests.conftest import run_gxr
+from tests.helpers import run_gxr
 
 
 def test_pretrain_recipe_defaults_follow_the_paper():

@@ -7,22 +7,7 @@ import pytest
 from scipy import stats
 
 from gxr.core.metrics import delong_test, evaluate, roc_auc, stars
-
-
-def _independent_delong(y, a, b):
-    """DeLong et al. (1988) straight from the definition: psi kernel over all positive/negative pairs."""
-    y = y.astype(bool)
-    comps = []
-    for s in (a, b):
-        x, z = s[y][:, None], s[~y][None, :]
-        psi = (x > z).astype(float) + 0.5 * (x == z)
-        comps.append((psi.mean(), psi.mean(axis=1), psi.mean(axis=0)))
-    m, n = y.sum(), (~y).sum()
-    s10 = np.cov(np.stack([c[1] for c in comps]))
-    s01 = np.cov(np.stack([c[2] for c in comps]))
-    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
-    z = (comps[0][0] - comps[1][0]) / math.sqrt(var)
-    return comps[0][0], comps[1][0], z, 2 * stats.norm.sf(abs(z))
+from tests.helpers import delong_reference
 
 
 @pytest.mark.parametrize("seed,n,ties", [(0, 200, False), (1, 57, True), (2, 1000, True), (3, 30, False)])
@@ -35,7 +20,7 @@ def test_delong_matches_independent_computation(seed, n, ties):
     if ties:
         a, b = np.round(a, 1), np.round(b, 1)
     ours = delong_test(y, a, b)
-    auc_a, auc_b, z, p = _independent_delong(y, a, b)
+    auc_a, auc_b, z, p = delong_reference(y, a, b)
     assert ours.auc_a == pytest.approx(auc_a, abs=1e-12)
     assert ours.auc_b == pytest.approx(auc_b, abs=1e-12)
     assert ours.z == pytest.approx(z, rel=1e-9)
@@ -72,6 +57,7 @@ def test_evaluate_multiclass_binary_multilabel():
     assert res["accuracy"] == 0.75 and set(res["auc"]) == {"a", "b", "c"}
     res = evaluate("binary", ["pos"], np.array([[0], [1], [1]]), np.array([[0.2], [0.9], [0.4]]))
     assert res["accuracy"] == pytest.approx(2 / 3) and res["auc"]["pos"] == 1.0
-    res = evaluate("multilabel", ["x", "y"], np.array([[1, 0], [0, 0], [1, 0]]), np.array([[0.9, 0.1], [0.2, 0.3], [0.6, 0.2]]))
+    res = evaluate("multilabel", ["x", "y"], np.array([[1, 0], [0, 0], [1, 0]]),
+                   np.array([[0.9, 0.1], [0.2, 0.3], [0.6, 0.2]]))
     assert res["accuracy"] is None and res["auc"]["y"] is None and res["auc_undefined"] == ["y"]
     assert res["mean_auc"] == 1.0

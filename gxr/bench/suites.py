@@ -1,0 +1,104 @@
+"""The benchmark suites behind `gxr bench latency | parity | compare | nih`: load models, measure, and
+return a report (dataclass + JSON); commands only parse and render.
+
+Each model is timed in its own block of consecutive runs; every report carries the machine it ran on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gxr.bench.latency import (
+    Timing,
+    backend_speedups,
+    bench_model,
+    gray_color_ratios,
+    load_average,
+    noise_warnings,
+    sample_image_files,
+    temp_folder,
+)
+from gxr.core.errors import GxrError
+from gxr.core.provenance import machine_info
+from gxr.runtime import data_spec_for, load
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class LatencyReport:
+    timings: list[Timing]
+    settings: dict[str, Any]
+    machine: dict[str, Any]
+    notes: list[str] = field(default_factory=list)       # e.g. a provider that fell back to the CPU
+    warnings: list[str] = field(default_factory=list)    # noisy timings, a loaded machine
+
+    @property
+    def gray_over_color(self) -> list[dict[str, Any]]:
+        return gray_color_ratios(self.timings)
+
+    @property
+    def torch_over_onnxruntime(self) -> list[dict[str, Any]]:
+        return backend_speedups(self.timings)
+
+    def batch1_ms(self, label: str, mode: str = "compute") -> float | None:
+        """p50 ms/image at batch 1 of one model (by label), for tables that quote it elsewhere."""
+        return next((t.ms_per_image_p50 for t in self.timings
+                     if t.group == label and t.mode == mode and t.batch == 1), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "latency", "machine": self.machine, "settings": self.settings,
+                "timings": [asdict(t) for t in self.timings], "gray_over_color": self.gray_over_color,
+                "torch_over_onnxruntime": self.torch_over_onnxruntime, "notes": self.notes,
+                "warnings": self.warnings}
+
+
+def latency_steps(models: Sequence[Path], backends: Sequence[str], batch_sizes: Sequence[int],
+                  end_to_end: bool) -> int:
+    """How many progress steps `run_latency` reports."""
+    return len(models) * len(backends) * len(batch_sizes) * (2 if end_to_end else 1)
+
+
+def run_latency(models: Sequence[Path], *, backends: Sequence[str] = ("auto",), batch_sizes: Sequence[int] = (1, 8, 32),
+                warmup: int = 5, iters: int = 30, threads: int | None = None, end_to_end: bool = False,
+                data: str | None = None, device: str = "cpu", labels: Sequence[str] | None = None,
+                torch_options=None, device_resident: bool = False, on_step: Step | None = None) -> LatencyReport:
+    """ms/image per model, backend and batch size: compute-only (and end-to-end from real PNG files)."""
+    if labels is not None and len(labels) != len(models):
+        raise GxrError(f"{len(labels)} labels for {len(models)} models")
+    timings: list[Timing] = []
+    notes: list[str] = []
+    load_before = load_average()
+    with temp_folder() as tmp:
+        for i, path in enumerate(models):
+            name = labels[i] if labels else str(path)
+            files = None
+            for backend in backends:   # one model at a time, each backend in its own block
+                with load(path, backend=backend, device=device, threads=threads, torch_options=torch_options) as m:
+                    if end_to_end and files is None:
+                        files = sample_image_files(m, data, max(batch_sizes), Path(tmp) / str(i))
+                    label = name if len(backends) == 1 else f"{name} ({m.backend})"
+                    timings += bench_model(label, m, batch_sizes, warmup, iters, files, on_step, group=name,
+                                           device_resident=device_resident)
+                    if m.runner.fallback_note:
+                        notes.append(f"{path}: {m.runner.fallback_note}")
+    settings = {"models": [str(p) for p in models], "backends": list(backends), "batch_sizes": list(batch_sizes),
+                "warmup": warmup, "iters": iters, "threads": threads, "device": device, "end_to_end": end_to_end,
+                "device_resident": device_resident,
+                "torch_options": torch_options.to_dict() if torch_options else None}
+    return LatencyReport(timings, settings, machine_info(), notes,
+                         noise_warnings(timings, load_before, load_average()))
+
+
+def run_parity(ref: Path, candidate: Path, *, data: str | None = None, split: str = "test",
+               limit: int | None = None) -> dict[str, Any]:
+    """Two runners of one network (e.g. model.pt vs its ONNX export) on the same real images."""
+    from gxr.bench.parity import parity
+    from gxr.data import open_source
+
+    with load(ref) as r, load(candidate) as c:
+        spec = data_spec_for(data, r, c)
+        result = parity(r, c, open_source(spec).split(split), limit)
+    return result | {"kind": "parity", "data": spec, "split": split, "machine": machine_info()}
