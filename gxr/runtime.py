@@ -88,7 +88,7 @@ def data_spec_for(explicit: str | None, *models: Model) -> str:
     """`explicit` if given, else the first data spec recorded with one of `models`."""
     spec = explicit or next((m.data_spec for m in models if m.data_spec), None)
     if not spec:
-        raise GxrError(f"{models[0].source}: no data recorded with this model; pass --data SPEC")
+        raise GxrError(f"{models[0].source}: no data recorded with this model; give a data spec")
     return spec
 
 
@@ -125,7 +125,7 @@ def _load_tensorrt(path: Path) -> Model:
 
     version_dir, manifest = resolve_model_dir(path)
     if manifest.tensorrt is None:
-        raise GxrError(f"{version_dir}: has no TensorRT engine; build one with gxr export --trt")
+        raise GxrError(f"{version_dir}: has no TensorRT engine (build one with `gxr export --trt`)")
     plan = manifest.verify_artifact(version_dir, manifest.tensorrt)
     return Model(TrtRunner(plan).activate(), manifest.info, manifest.input.name, manifest.input.dtype, manifest,
                  str(version_dir), batch_size=manifest.batch.max)

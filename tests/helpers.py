@@ -110,6 +110,8 @@ def delong_reference(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float
         v10.append(psi.mean(axis=1))
         v01.append(psi.mean(axis=0))
     m, n = int(y.sum()), int((~y).sum())
+    if m < 2 or n < 2:   # no variance estimate: AUCs only
+        return aucs[0], aucs[1], float("nan"), float("nan")
     s10, s01 = np.cov(np.array(v10)), np.cov(np.array(v01))
     var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
     z = (aucs[0] - aucs[1]) / np.sqrt(var)

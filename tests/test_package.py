@@ -52,3 +52,11 @@ def test_usage_errors_are_one_line_with_exit_2():
 def test_bare_command_shows_help_and_exits_0():
     result = run_gxr("bench")
     assert result.returncode == 0 and result.stdout.count("Usage: gxr bench") == 1
+
+
+def test_gxr_debug_prints_the_cause_chain_before_the_one_line_error(tmp_path):
+    plain = run_gxr("export", str(tmp_path / "nope.json"))
+    debug = run_gxr("export", str(tmp_path / "nope.json"), env={"GXR_DEBUG": "1"})
+    assert plain.returncode == debug.returncode == 2 and "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr and "GxrError" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == plain.stderr.strip()

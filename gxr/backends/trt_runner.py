@@ -21,8 +21,8 @@ def _cudart():
     except ImportError:
         try:
             from cuda import cudart  # older cuda-python
-        except ImportError:
-            raise GxrError("tensorrt backend needs cuda-python: pip install 'gxr[gpu]'") from None
+        except ImportError as exc:
+            raise GxrError("tensorrt backend needs cuda-python: pip install 'gxr[gpu]'") from exc
     return cudart
 
 

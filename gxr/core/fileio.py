@@ -72,7 +72,7 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
 
     try:
         return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise GxrError(f"{path}: {what} not found") from None
+    except FileNotFoundError as exc:
+        raise GxrError(f"{path}: {what} not found") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GxrError(f"{path}: not a valid {what} ({exc})") from None
+        raise GxrError(f"{path}: not a valid {what} ({exc})") from exc

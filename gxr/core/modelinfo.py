@@ -48,7 +48,7 @@ class ModelInfo:
                        task=d["task"], labels=list(d["labels"]), classes=list(d.get("classes") or []),
                        normalization=dict(d.get("normalization") or {}))
         except (KeyError, TypeError, ValueError) as exc:
-            raise GxrError(f"{source}: incomplete model description ({exc!r})") from None
+            raise GxrError(f"{source}: incomplete model description ({exc!r})") from exc
 
 
 def probabilities(logits: np.ndarray, task: str) -> np.ndarray:

@@ -23,7 +23,9 @@ STAGING_PREFIX = ".staging-"
 
 
 def next_version(repo: Path, name: str) -> int:
-    return max(published_versions(repo / name), default=0) + 1
+    """One past the highest numbered folder (published or not: a number is never reused)."""
+    taken = [int(p.name) for p in (Path(repo) / name).glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(taken, default=0) + 1
 
 
 def published_versions(model_dir: Path) -> list[int]:

@@ -32,5 +32,5 @@ def check_channels(channels: int) -> int:
 def check_image_size(arch: str, size: int) -> int:
     smallest = ARCHS[check_arch(arch)][1]
     if size < smallest:
-        raise GxrError(f"{arch} needs images of at least {smallest}x{smallest}, got --image-size {size}")
+        raise GxrError(f"{arch} needs images of at least {smallest}x{smallest}, got image size {size}")
     return size

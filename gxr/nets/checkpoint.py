@@ -42,7 +42,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise GxrError(f"{path}: not a readable gxr checkpoint ({str(exc).splitlines()[0]})") from None
+        raise GxrError(f"{path}: not a readable gxr checkpoint ({str(exc).splitlines()[0]})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise GxrError(f"{path}: not a gxr model checkpoint (expected format {FORMAT}); "
                        "use --init to start from a plain torchvision state_dict")
@@ -61,5 +61,5 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo, dict[str, Any]]:
         detail = next((ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln or "Missing" in ln
                        or "Unexpected" in ln), str(exc).splitlines()[0])
         raise GxrError(f"{payload['path']}: weights do not match {info.arch} with {info.channels} channel(s) "
-                       f"and {info.num_outputs} output(s) ({detail[:200]})") from None
+                       f"and {info.num_outputs} output(s) ({detail[:200]})") from exc
     return model.eval(), info, payload
