@@ -57,7 +57,7 @@ def test_a_run_reports_what_it_writes_and_its_auc_checks_out(one_epoch_run, blob
     with torch.no_grad():
         scores = model(torch.from_numpy(info.norm.apply(pixels)))[:, 0].numpy()
     assert metrics["test"]["n"] == SIZES["test"]
-    assert metrics["test"]["auc"]["1"] == pytest.approx(auc_by_ranks(scores, labels), abs=1e-9)
+    assert metrics["test"]["auc"]["class_1"] == pytest.approx(auc_by_ranks(scores, labels), abs=1e-9)
 
 
 def test_resume_continues_after_the_saved_epoch_exactly(tmp_path, blob_spec):
