@@ -120,8 +120,10 @@ class Trainer:
         """Train the remaining epochs, then evaluate the best weights on test; returns metrics.json's dict.
         A finished run is left as it is and its recorded metrics are returned."""
         if self.finished is not None:
-            self.reporter.on_note(f"{self.out_dir}: the run is finished (epoch {len(self.finished['history'])} "
-                                  f"of {self.recipe.epochs}); nothing was changed")
+            done = len(self.finished["history"])
+            how = f"epoch {done} of {self.recipe.epochs}" if done >= self.recipe.epochs else \
+                f"stopped early after epoch {done} of {self.recipe.epochs}"
+            self.reporter.on_note(f"{self.out_dir}: the run is finished ({how}); nothing was changed")
             return self.finished
         if not hasattr(self, "model"):
             raise GxrError("Trainer.fit() needs Trainer.build() first")

@@ -47,9 +47,12 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, pneumonia_spec
     first = run_gxr(*common, "--epochs", "1")
     assert first.returncode == 0, first.stderr
     first_history = json.loads((run / "metrics.json").read_text())["history"]
+    stale = run / ".last.pt.8f3k2j.tmp"            # what a run killed while saving leaves behind
+    stale.write_bytes(b"\0" * 4096)
     second = run_gxr(*common, "--epochs", "2", "--resume")
     assert second.returncode == 0, second.stderr
     assert "resuming" in second.stdout
+    assert not stale.exists() and f"removed {stale.name} (4,096 bytes)" in second.stdout
     assert "epoch   1 " not in second.stdout and "epoch   2 " in second.stdout   # epoch 1 is not run again
     history = json.loads((run / "metrics.json").read_text())["history"]
     assert [row["epoch"] for row in history] == [1, 2]
