@@ -34,8 +34,9 @@ def demo(
     from gxr.core.fileio import write_json
     from gxr.data import data_root
     from gxr.export.onnx_export import export_model
-    from gxr.train.loop import Trainer
+    from gxr.train import run_training
     from gxr.train.recipes import FinetuneRecipe
+    from gxr.train.report import ConsoleReporter
 
     if data is None:
         root = data_root()
@@ -49,7 +50,7 @@ def demo(
         console.rule(f"[bold]1/4 fine-tune {key} ({channels}-channel) {arch}")
         recipe = FinetuneRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
                                 image_size=image_size, patience=epochs)
-        runs[key] = Trainer(recipe, data, out / key, console, init=init).run()
+        runs[key] = run_training(recipe, data, out / key, init=init, reporter=ConsoleReporter(console))
     for key in runs:
         console.rule(f"[bold]2/4 export {key} to ONNX (uint8 input) + parity")
         path, manifest = export_model(out / key, out / "models", name=key, input_dtype="uint8", data_spec=data)

@@ -1,4 +1,5 @@
-"""`gxr train ...`"""
+"""`gxr train finetune|pretrain`: parse the flags into a recipe, call `gxr.train.run_training`, print
+through a rich reporter."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import typer
 
 from gxr.cli.common import console, handle_errors
 
+RESUME_HELP = ("Continue an interrupted run in --out (same settings; --epochs may grow). A finished run is left "
+               "unchanged: it says so and exits 0")
 app = typer.Typer(help="Train and fine-tune gray (1-channel) and color (3-channel) models.", no_args_is_help=True)
 
 
@@ -36,7 +39,7 @@ def finetune(
     amp: bool = typer.Option(True, help="bf16 autocast on CUDA"),
     workers: int = typer.Option(0, help="Data-loader workers when the split does not fit in memory"),
     seed: int = typer.Option(0),
-    resume: bool = typer.Option(False, help="Continue an interrupted run in --out"),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
 ) -> None:
     """Fine-tune on a labelled data set; keeps the best checkpoint by validation loss."""
     from gxr.train.recipes import FinetuneRecipe
@@ -46,10 +49,11 @@ def finetune(
                             hflip=hflip, freeze_until=freeze_until, train_fraction=train_fraction,
                             patience=patience, seed=seed, device=device, amp=amp, workers=workers,
                             stem_mode=stem_mode).validate()
-    from gxr.train.loop import Trainer
+    from gxr.train import run_training
+    from gxr.train.report import ConsoleReporter
 
-    Trainer(recipe, data, out, console, init=init, resume=resume).run()
-
+    run_training(recipe=recipe, data_spec=data, out_dir=out, init=init, resume=resume,
+                 reporter=ConsoleReporter(console))
 
 
 @app.command()
@@ -73,7 +77,7 @@ def pretrain(
     amp: bool = typer.Option(True, help="bf16 autocast on CUDA"),
     workers: int = typer.Option(0),
     seed: int = typer.Option(0),
-    resume: bool = typer.Option(False, help="Continue an interrupted run in --out"),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
 ) -> None:
     """Pre-train a gray or color model on an ImageNet-style folder (the paper's RMSProp recipe); fine-tune
     it later with `gxr train finetune --init RUN/model.pt`."""
@@ -83,6 +87,7 @@ def pretrain(
                             lr_decay=lr_decay, lr_decay_epochs=lr_decay_epochs, weight_decay=weight_decay,
                             label_smoothing=label_smoothing, image_size=image_size, train_fraction=train_fraction,
                             device=device, amp=amp, workers=workers, seed=seed).validate()
-    from gxr.train.loop import Trainer
+    from gxr.train import run_training
+    from gxr.train.report import ConsoleReporter
 
-    Trainer(recipe, data, out, console, resume=resume).run()
+    run_training(recipe=recipe, data_spec=data, out_dir=out, resume=resume, reporter=ConsoleReporter(console))

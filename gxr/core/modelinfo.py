@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from gxr.core.errors import GxrError
-from gxr.core.preprocess import Normalization
+from gxr.core.normalization import Normalization
 
 TASKS = ("binary", "multiclass", "multilabel")
 

@@ -9,55 +9,13 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from gxr.core.errors import GxrError
 
-LUMA = (0.299, 0.587, 0.114)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 ImageLike = str | os.PathLike | bytes | Image.Image | np.ndarray
-
-
-@dataclass(frozen=True)
-class Normalization:
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    @classmethod
-    def default(cls, channels: int) -> Normalization:
-        """ImageNet statistics for color; their Luma-weighted average for gray."""
-        if channels == 3:
-            return cls(IMAGENET_MEAN, IMAGENET_STD)
-        return cls((_luma_dot(IMAGENET_MEAN),), (_luma_dot(IMAGENET_STD),))
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Normalization:
-        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
-
-    def to_dict(self) -> dict:
-        return {"mean": list(self.mean), "std": list(self.std)}
-
-    def apply(self, pixels: np.ndarray) -> np.ndarray:
-        """uint8 N x C x H x W -> float32 normalized."""
-        channels = pixels.shape[1]
-        mean = np.asarray(self.per_channel(self.mean, channels), np.float32).reshape(1, -1, 1, 1)
-        std = np.asarray(self.per_channel(self.std, channels), np.float32).reshape(1, -1, 1, 1)
-        return ((pixels.astype(np.float32) / 255.0) - mean) / std
-
-    @staticmethod
-    def per_channel(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
-        """One value per channel: a single (gray) value is repeated for color."""
-        return values * channels if len(values) == 1 else values
-
-
-def _luma_dot(values: Sequence[float]) -> float:
-    return float(sum(c * v for c, v in zip(LUMA, values)))
 
 
 def open_image(src: ImageLike, name: str | None = None) -> Image.Image:

@@ -146,3 +146,12 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     if test["accuracy"] is not None:
         table.add_row("[bold]accuracy[/]", f"[bold]{test['accuracy']:.4f}[/]")
     return table
+
+
+def epoch_line(row: dict[str, Any]) -> str:
+    """One training epoch (a metrics.json history row) as one line."""
+    acc = f"  val acc {row['val_accuracy']:.4f}" if row["val_accuracy"] is not None else ""
+    auc = f"{row['val_mean_auc']:.4f}" if row["val_mean_auc"] is not None else "n/a"
+    return (f"epoch {row['epoch']:>3}  lr {row['lr']:.3g}  train loss {row['train_loss']:.4f}  val loss "
+            f"{row['val_loss']:.4f}  val mean AUC {auc}{acc}  ({row['train_images_per_s']:.0f} img/s, "
+            f"{row['seconds']:.0f}s)")

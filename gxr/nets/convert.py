@@ -10,7 +10,7 @@ from torch import nn
 
 from gxr.core.errors import GxrError
 from gxr.core.modelinfo import ModelInfo
-from gxr.core.preprocess import LUMA, Normalization
+from gxr.core.normalization import LUMA
 from gxr.nets import check_channels
 from gxr.nets.checkpoint import load_model, save_model
 from gxr.nets.factory import create_model
@@ -51,7 +51,7 @@ def convert_checkpoint(ckpt: Path, to_channels: int, out: Path, mode: str = "sum
         raise GxrError(f"{ckpt}: converted model differs by {max_rel:.3g} (relative) from the original; "
                        "refusing to write it")
     new_info = ModelInfo(info.arch, to_channels, info.image_size, info.task, info.labels, info.classes,
-                         _converted_normalization(info, to_channels).to_dict())
+                         info.norm.for_channels(to_channels).to_dict())
     extra = {k: v for k, v in payload.items() if k not in ("format", "gxr_version", "saved_at", "info",
                                                            "state_dict", "path")}
     identity = ("gray replicated to 3 channels" if info.channels == 3 else "color vs its Luma gray")
@@ -61,13 +61,3 @@ def convert_checkpoint(ckpt: Path, to_channels: int, out: Path, mode: str = "sum
     extra["conversions"] = list(extra.get("conversions") or []) + [report]
     save_model(out, converted, new_info, **extra)
     return report
-
-
-def _converted_normalization(info: ModelInfo, to_channels: int) -> Normalization:
-    """Per-channel statistics collapse to their Luma average (3 -> 1) or are replicated (1 -> 3)."""
-    norm = info.norm
-    if to_channels == 1:
-        mean = sum(c * m for c, m in zip(LUMA, Normalization.per_channel(norm.mean, 3)))
-        std = sum(c * s for c, s in zip(LUMA, Normalization.per_channel(norm.std, 3)))
-        return Normalization((mean,), (std,))
-    return Normalization(norm.mean * 3, norm.std * 3)

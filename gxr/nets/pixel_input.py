@@ -1,12 +1,13 @@
 """Raw uint8 pixels in, logits out: the input contract of `--input uint8` exports and of the torch
-runner's uint8 mode (so both backends can be fed decoded gray X-ray pixels directly)."""
+runner's uint8 mode (so both backends can be fed decoded gray X-ray pixels directly). The statistics
+come from `Normalization.arrays`, the same arrays the host and the training transform use."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from gxr.core.preprocess import Normalization
+from gxr.core.normalization import Normalization
 
 
 class PixelInput(nn.Module):
@@ -15,10 +16,9 @@ class PixelInput(nn.Module):
     def __init__(self, model: nn.Module, norm: Normalization, channels: int):
         super().__init__()
         self.model, self.channels = model, channels
-        mean = Normalization.per_channel(norm.mean, channels)
-        std = Normalization.per_channel(norm.std, channels)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        mean, std = norm.arrays(channels)
+        self.register_buffer("mean", torch.from_numpy(mean))
+        self.register_buffer("std", torch.from_numpy(std))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.float() / 255.0

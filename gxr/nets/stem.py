@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from gxr.core.errors import GxrError
-from gxr.core.preprocess import LUMA
+from gxr.core.normalization import LUMA
 from gxr.nets import ARCHS
 
 STEM_MODES = ("sum", "luma")

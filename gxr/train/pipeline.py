@@ -1,4 +1,8 @@
-"""Torch side of the data: decoded uint8 pixels, batching, flips and normalization on the device."""
+"""Torch side of the data: decoded uint8 pixels, batching, flips and normalization on the device.
+
+`SplitPixels` decodes a split once (shared preprocessing, gxr.core.preprocess) into a uint8 tensor;
+`batches` yields (pixels, targets) in a seeded order; `DeviceTransform` augments on the device and
+normalizes with `Normalization.arrays` (the same statistics as the host path and the exports)."""
 
 from __future__ import annotations
 
@@ -8,18 +12,20 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import Progress
 
 from gxr.core.errors import GxrError
-from gxr.core.preprocess import LUMA, Normalization, to_model_pixels
-from gxr.data.base import Split
+from gxr.core.normalization import LUMA, Normalization
+from gxr.core.preprocess import to_model_pixels
+from gxr.data import Split
+from gxr.train.report import Task
 
 CACHE_LIMIT_BYTES = 4 << 30
+ProgressFactory = Callable[[str, int], Task]   # (description, total) -> a progress bar, e.g. Reporter.task
 
 
 def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
-        raise GxrError("--device cuda: no CUDA GPU is visible to torch")
+        raise GxrError("device cuda: no CUDA GPU is visible to torch")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
@@ -28,7 +34,7 @@ def pick_device(name: str) -> torch.device:
 class SplitPixels(torch.utils.data.Dataset):
     """One split as (uint8 C x S x S, target) pairs, decoded once into memory when it fits."""
 
-    def __init__(self, split: Split, channels: int, size: int, progress: Progress | None = None,
+    def __init__(self, split: Split, channels: int, size: int, progress: ProgressFactory | None = None,
                  description: str = "decode"):
         self.split, self.channels, self.size = split, channels, size
         self.targets = torch.as_tensor(np.asarray(split.targets, dtype=np.float32))
@@ -36,15 +42,15 @@ class SplitPixels(torch.utils.data.Dataset):
         if len(split) * channels * size * size <= CACHE_LIMIT_BYTES:
             self.cache = self._decode_all(progress, description)
 
-    def _decode_all(self, progress: Progress | None, description: str) -> torch.Tensor:
+    def _decode_all(self, progress: ProgressFactory | None, description: str) -> torch.Tensor:
         out = torch.empty((len(self.split), self.channels, self.size, self.size), dtype=torch.uint8)
-        task = progress.add_task(description, total=len(self.split), status="") if progress else None
+        task = progress(description, len(self.split)) if progress else None
         for i in range(len(self.split)):
             out[i] = torch.from_numpy(self._decode(i))
-            if progress is not None:
-                progress.advance(task)
-        if progress is not None:
-            progress.remove_task(task)
+            if task is not None:
+                task.advance()
+        if task is not None:
+            task.close()
         return out
 
     def _decode(self, index: int) -> np.ndarray:
@@ -100,9 +106,8 @@ class DeviceTransform:
 
     def __init__(self, norm: Normalization, channels: int, device: torch.device, hflip: bool = False,
                  crop: bool = False):
-        mean = torch.tensor(Normalization.per_channel(norm.mean, channels), dtype=torch.float32)
-        std = torch.tensor(Normalization.per_channel(norm.std, channels), dtype=torch.float32)
-        self.mean, self.std = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
+        mean, std = norm.arrays(channels)
+        self.mean, self.std = torch.from_numpy(mean).to(device), torch.from_numpy(std).to(device)
         self.luma = torch.tensor(LUMA, dtype=torch.float32).view(1, 3, 1, 1).to(device)
         self.device, self.channels, self.hflip, self.crop = device, channels, hflip, crop
 

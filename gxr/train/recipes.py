@@ -42,17 +42,17 @@ class FinetuneRecipe:
         check_channels(self.channels)
         check_image_size(self.arch, self.image_size)
         if self.stem_mode not in ("sum", "luma"):
-            raise GxrError(f"--stem-mode {self.stem_mode!r}: choose sum or luma")
+            raise GxrError(f"stem mode {self.stem_mode!r}: choose sum or luma")
         if self.optimizer not in OPTIMIZERS:
             raise GxrError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if not 0.0 < self.train_fraction <= 1.0:
-            raise GxrError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
+            raise GxrError(f"train fraction must be in (0, 1], got {self.train_fraction}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise GxrError("--epochs and --batch-size must be >= 1 and --lr > 0")
+            raise GxrError("epochs and batch size must be >= 1 and the learning rate > 0")
         if not 0.0 < self.lr_decay <= 1.0 or self.lr_decay_epochs < 1 or not 0.0 <= self.label_smoothing < 1.0:
-            raise GxrError("--lr-decay must be in (0, 1], --lr-decay-epochs >= 1, --label-smoothing in [0, 1)")
+            raise GxrError("lr decay must be in (0, 1], lr decay epochs >= 1 and label smoothing in [0, 1)")
         if self.device not in ("auto", "cpu", "cuda"):
-            raise GxrError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+            raise GxrError(f"device must be auto, cpu or cuda, got {self.device!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

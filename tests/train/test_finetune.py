@@ -1,5 +1,6 @@
 """`gxr train finetune` on real data: outputs, resume, freezing, NIH images, bad input."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -35,43 +36,66 @@ def test_existing_run_dir_is_not_overwritten(trained_runs, pneumonia_spec):
     before = (run / "model.pt").read_bytes()
     result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "32",
                      "--out", str(run))
-    assert_one_line_error(result, "already holds a run", "--resume")
+    assert_one_line_error(result, "already holds a run", "resume it")
     assert (run / "model.pt").read_bytes() == before
 
 
 def test_resume_continues_after_the_last_finished_epoch(tmp_path, pneumonia_spec):
+    run = tmp_path / "run"
     common = ("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "28",
-              "--batch-size", "128", "--train-fraction", "0.1", "--lr", "1e-3", "--out", str(tmp_path / "run"))
+              "--batch-size", "128", "--train-fraction", "0.1", "--lr", "1e-3", "--out", str(run))
     first = run_gxr(*common, "--epochs", "1")
     assert first.returncode == 0, first.stderr
+    first_history = json.loads((run / "metrics.json").read_text())["history"]
+    stale = run / ".last.pt.8f3k2j.tmp"            # what a run killed while saving leaves behind
+    stale.write_bytes(b"\0" * 4096)
     second = run_gxr(*common, "--epochs", "2", "--resume")
     assert second.returncode == 0, second.stderr
     assert "resuming" in second.stdout
-    history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert not stale.exists() and f"removed {stale.name} (4,096 bytes)" in second.stdout
+    assert "epoch   1 " not in second.stdout and "epoch   2 " in second.stdout   # epoch 1 is not run again
+    history = json.loads((run / "metrics.json").read_text())["history"]
     assert [row["epoch"] for row in history] == [1, 2]
-    changed = run_gxr(*common[:-2], "--out", str(tmp_path / "run"), "--epochs", "3", "--resume", "--lr", "0.5")
+    assert history[0] == first_history[0]          # the saved row, its timings included
+    changed = run_gxr(*common, "--epochs", "3", "--resume", "--lr", "0.5")
     assert_one_line_error(changed, "other settings")
 
 
-def test_freeze_until_freezes_earlier_layers(tmp_path, pneumonia_spec):
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(trained_runs, pneumonia_spec):
+    """Exit 0 with one line; model.pt (and so every export made from it), metrics.json and last.pt keep
+    their bytes and modification times."""
+    run = trained_runs["color"]
+    files = [run / name for name in ("model.pt", "metrics.json", "last.pt")]
+    before = [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in files]
+    result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--channels", "3",
+                     "--epochs", "1", "--image-size", "32", "--batch-size", "64", "--lr", "1e-3",
+                     "--train-fraction", "0.25", "--out", str(run), "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "the run is finished" in result.stdout and "nothing was changed" in result.stdout
+    assert "train loss" not in result.stdout and result.stderr == ""   # no epoch ran
+    assert [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in files] == before
+
+
+def test_freeze_until_keeps_the_init_weights_before_the_cut(tmp_path, pneumonia_spec):
+    """Through the CLI: every tensor before layer4 in model.pt (BatchNorm statistics included) is the
+    --init tensor bit for bit; layer4 and the head trained."""
+    from gxr.nets.factory import create_model
+
+    torch.manual_seed(1)
+    init = tmp_path / "init.pth"
+    torch.save(create_model("resnet18", 1, 1).state_dict(), init)
     result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "28",
-                     "--epochs", "1", "--train-fraction", "0.05", "--freeze-until", "layer4",
+                     "--epochs", "1", "--train-fraction", "0.05", "--freeze-until", "layer4", "--init", str(init),
                      "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
-    assert "froze" in result.stdout
+    assert "froze 2,776,512 parameters before layer4" in result.stdout
+    start, trained = torch.load(init), read_checkpoint(tmp_path / "run" / "model.pt")["state_dict"]
+    late = ("layer4.", "fc.")
+    for key, value in start.items():
+        assert torch.equal(trained[key], value) != key.startswith(late), key
     bad = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "28",
                   "--freeze-until", "layer9", "--out", str(tmp_path / "run2"))
     assert_one_line_error(bad, "no such layer", "layer4")
-
-
-def test_freeze_until_keeps_frozen_weights_unchanged():
-    from gxr.nets.factory import create_model
-    from gxr.train.loop import freeze_until
-
-    model = create_model("inception_v3", 1, 3)
-    frozen = freeze_until(model, "Mixed_7a")
-    assert frozen > 0
-    assert not model.Conv2d_1a_3x3.conv.weight.requires_grad and model.Mixed_7a.branch3x3_1.conv.weight.requires_grad
 
 
 @pytest.mark.slow
@@ -91,8 +115,8 @@ def test_inception_trains_on_real_nih1000_images(tmp_path, nih_spec):
     (("--arch", "resnet9000"), "unknown arch 'resnet9000'"),
     (("--channels", "2"), "channels must be 1 (gray) or 3 (color), got 2"),
     (("--arch", "inception_v3", "--image-size", "32"), "needs images of at least 75x75"),
-    (("--device", "tpu"), "--device must be auto, cpu or cuda"),
-    (("--train-fraction", "0"), "--train-fraction must be in (0, 1]"),
+    (("--device", "tpu"), "device must be auto, cpu or cuda"),
+    (("--train-fraction", "0"), "train fraction must be in (0, 1]"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, pneumonia_spec, args, needle):
     result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--out", str(tmp_path / "r"), *args)

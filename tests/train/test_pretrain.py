@@ -6,7 +6,7 @@ import json
 import numpy as np
 import torch
 
-from gxr.core.preprocess import Normalization
+from gxr.core.normalization import Normalization
 from gxr.data import open_source
 from gxr.train.pipeline import DeviceTransform, random_resized_crop
 from gxr.train.recipes import PretrainRecipe

@@ -1,0 +1,132 @@
+"""The training and evaluation steps as plain functions (in the style of torchvision's references):
+no files, no printing, no state beyond their arguments. The Trainer (gxr.train.trainer) calls them.
+
+- building blocks: `freeze_until`, `make_optimizer`, `make_loss`, `loss_target`;
+- `train_one_epoch(...)`: one pass over the training split, returns loss and throughput;
+- `predict_logits(...)` / `evaluate(...)`: a whole split in eval mode -> logits, loss and metrics
+  (AUC per label, accuracy) from gxr.core.metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from gxr.core.errors import GxrError
+from gxr.core.metrics import evaluate as score
+from gxr.core.modelinfo import probabilities
+from gxr.train.pipeline import DeviceTransform, SplitPixels, batches
+from gxr.train.recipes import FinetuneRecipe
+from gxr.train.report import Task
+
+
+def freeze_until(model: nn.Module, layer: str) -> int:
+    """Freeze every parameter before the first one inside `layer` (a module name); returns how many."""
+    names = [name for name, _ in model.named_parameters()]
+    start = next((i for i, n in enumerate(names) if n.startswith(layer + ".")), None)
+    if start is None:
+        top = ", ".join(name for name, _ in model.named_children())
+        raise GxrError(f"freeze point {layer!r}: no such layer (top-level layers: {top})")
+    frozen = 0
+    for i, (_, param) in enumerate(model.named_parameters()):
+        if i < start:
+            param.requires_grad_(False)
+            frozen += param.numel()
+    return frozen
+
+
+def keep_frozen_bn_in_eval(model: nn.Module) -> None:
+    """BatchNorm layers whose weights are frozen also keep their running statistics (eval mode)."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.weight is not None \
+                and not module.weight.requires_grad:
+            module.eval()
+
+
+def make_optimizer(recipe: FinetuneRecipe, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    """Adam, SGD (momentum 0.9) or RMSProp (decay 0.9, eps 1.0: the paper's ImageNet recipe)."""
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=recipe.lr, alpha=0.9, eps=1.0, weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def make_loss(task: str, label_smoothing: float = 0.0) -> nn.Module:
+    """Softmax + cross-entropy for multi-class tasks, sigmoid + BCE for binary and multi-label."""
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing) if task == "multiclass" else nn.BCEWithLogitsLoss()
+
+
+def loss_target(targets: torch.Tensor, task: str) -> torch.Tensor:
+    return targets.long() if task == "multiclass" else targets
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when enabled; nothing on CPU."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, data: SplitPixels,
+                    transform: DeviceTransform, *, task: str, batch_size: int, seed: int, amp: bool = False,
+                    workers: int = 0, shard: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    progress: Task | None = None) -> dict[str, float]:
+    """One seeded pass over `data` (order and augmentation both from `seed`); frozen BatchNorm layers
+    stay in eval mode. Returns the mean train loss, images seen, images/s and seconds."""
+    model.train()
+    keep_frozen_bn_in_eval(model)
+    augment = torch.Generator().manual_seed(seed)
+    progress = progress or Task()
+    total, seen, start = 0.0, 0, time.perf_counter()
+    for pixels, targets in batches(data, batch_size, shuffle=True, seed=seed, workers=workers, shard=shard):
+        x = transform(pixels, train=True, generator=augment)
+        with autocast(transform.device, amp):
+            logits = model(x).float()
+        loss = loss_fn(logits, loss_target(targets.to(transform.device), task))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(pixels)
+        seen += len(pixels)
+        progress.advance(status=f"loss {total / seen:.4f}")
+    seconds = time.perf_counter() - start
+    return {"train_loss": total / max(seen, 1), "images": seen, "images_per_s": seen / max(seconds, 1e-9),
+            "seconds": seconds}
+
+
+def epoch_batches(images: int, batch_size: int, world_size: int = 1) -> int:
+    """How many batches one process runs per epoch (for the progress bar)."""
+    return math.ceil(math.ceil(images / world_size) / batch_size)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, data: SplitPixels, transform: DeviceTransform, batch_size: int,
+                   amp: bool = False, loss_fn: nn.Module | None = None, task: str = "multilabel"
+                   ) -> tuple[np.ndarray, float]:
+    """Logits for a whole split (eval mode), and the mean loss when `loss_fn` is given."""
+    model.eval()
+    outputs, total_loss = [], 0.0
+    for pixels, targets in batches(data, batch_size, shuffle=False, seed=0):
+        with autocast(transform.device, amp):
+            logits = model(transform(pixels)).float()
+        if loss_fn is not None:
+            total_loss += float(loss_fn(logits, loss_target(targets.to(logits.device), task))) * len(pixels)
+        outputs.append(logits.cpu().numpy())
+    return np.concatenate(outputs), total_loss / max(len(data), 1)
+
+
+def evaluate(model: nn.Module, data: SplitPixels, transform: DeviceTransform, *, task: str, labels: list[str],
+             batch_size: int, loss_fn: nn.Module, amp: bool = False) -> dict[str, Any]:
+    """A whole split in eval mode: gxr.core.metrics' result (AUC per label, mean AUC, accuracy, n) plus
+    the mean loss under `loss_fn`."""
+    logits, loss = predict_logits(model, data, transform, batch_size, amp, loss_fn, task)
+    metrics = score(task, labels, data.split.targets, probabilities(logits, task))
+    metrics["loss"] = loss
+    return metrics

@@ -1,0 +1,70 @@
+"""The pure training steps: freezing keeps every tensor before the cut bit-identical through real
+optimizer steps (BatchNorm running statistics included) while the layers after it learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gxr.core.normalization import Normalization
+from gxr.data import open_source
+from gxr.nets.factory import create_model
+from gxr.train.pipeline import DeviceTransform, SplitPixels
+from gxr.train.steps import freeze_until, make_loss, make_optimizer, train_one_epoch
+from tests.train.helpers import make_blob_npz, tiny_recipe
+
+
+@pytest.fixture(scope="module")
+def blob_source(tmp_path_factory):
+    return open_source(make_blob_npz(tmp_path_factory.mktemp("data") / "blobs.npz"))
+
+
+def _train_steps(model: torch.nn.Module, source, size: int, images: int = 64) -> None:
+    """Two batches of SGD (lr 0.1, momentum) with flips, as the Trainer runs them."""
+    split = source.split("train").subset(np.arange(images))
+    data = SplitPixels(split, 1, size)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(tiny_recipe(optimizer="sgd", lr=0.1), params)
+    transform = DeviceTransform(Normalization.default(1), 1, torch.device("cpu"), hflip=True)
+    train_one_epoch(model, optimizer, make_loss("binary"), data, transform, task="binary",
+                    batch_size=images // 2, seed=0)
+
+
+def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.detach().clone() for key, value in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("arch,size,cut", [("resnet18", 32, "layer4"), ("inception_v3", 75, "Mixed_7a")])
+def test_freeze_until_keeps_everything_before_the_cut_bit_identical(blob_source, arch, size, cut):
+    torch.manual_seed(0)
+    model = create_model(arch, 1, 1)
+    frozen = freeze_until(model, cut)
+    before = _snapshot(model)
+    _train_steps(model, blob_source, size)
+    after = _snapshot(model)
+    names = list(before)
+    first_after_cut = next(i for i, key in enumerate(names) if key.startswith(cut + "."))
+    early, late = names[:first_after_cut], names[first_after_cut:]
+    assert any(key.endswith("running_mean") for key in early) and any(key.endswith("running_var") for key in early)
+    for key in early:     # weights, biases, running mean/var and batch counters
+        assert torch.equal(before[key], after[key]), key
+    learned = [key for key in late if not torch.equal(before[key], after[key])]
+    assert frozen == sum(before[key].numel() for key in early if not key.endswith(("running_mean", "running_var",
+                                                                                    "num_batches_tracked")))
+    assert set(learned) == set(late), sorted(set(late) - set(learned))
+
+
+def test_without_freezing_the_same_steps_change_the_early_layers(blob_source):
+    """The control for the test above: these steps do move conv1 and bn1's running statistics."""
+    torch.manual_seed(0)
+    model = create_model("resnet18", 1, 1)
+    before = _snapshot(model)
+    _train_steps(model, blob_source, 32)
+    for key in ("conv1.weight", "bn1.running_mean", "bn1.running_var", "layer1.0.bn1.weight"):
+        assert not torch.equal(before[key], model.state_dict()[key]), key
+
+
+def test_freeze_until_an_unknown_layer_names_the_layers():
+    with pytest.raises(Exception, match="no such layer.*layer4"):
+        freeze_until(create_model("resnet18", 1, 1), "layer9")
