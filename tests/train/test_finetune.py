@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from gxr.nets.checkpoint import load_model, read_checkpoint
-from tests.helpers import assert_one_line_error, run_gxr
+from tests.helpers import assert_one_line_error, expect_cli_error, run_gxr
 
 
-def test_finetune_writes_metrics_and_self_describing_checkpoint(trained_runs):
-    run = trained_runs["gray"]
+def test_finetune_writes_metrics_and_self_describing_checkpoint(cli_runs):
+    run = cli_runs["gray"]
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("task", "labels", "test", "channels", "arch"):
         assert key in metrics
@@ -31,13 +31,10 @@ def test_finetune_writes_metrics_and_self_describing_checkpoint(trained_runs):
         assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 1)
 
 
-def test_existing_run_dir_is_not_overwritten(trained_runs, pneumonia_spec):
-    run = trained_runs["gray"]
-    before = (run / "model.pt").read_bytes()
-    result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "32",
-                     "--out", str(run))
-    assert_one_line_error(result, "already holds a run", "resume it")
-    assert (run / "model.pt").read_bytes() == before
+def test_existing_run_dir_is_not_overwritten(cli_runs, pneumonia_spec):
+    run = cli_runs["gray"]
+    expect_cli_error("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "32",
+                     "--out", str(run), names=run, needles=["already holds a run", "resume it"], watch=[run])
 
 
 def test_resume_continues_after_the_last_finished_epoch(tmp_path, pneumonia_spec):
@@ -57,14 +54,14 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, pneumonia_spec
     history = json.loads((run / "metrics.json").read_text())["history"]
     assert [row["epoch"] for row in history] == [1, 2]
     assert history[0] == first_history[0]          # the saved row, its timings included
-    changed = run_gxr(*common, "--epochs", "3", "--resume", "--lr", "0.5")
-    assert_one_line_error(changed, "other settings")
+    expect_cli_error(*common, "--epochs", "3", "--resume", "--lr", "0.5", names=run, needles=["other settings"],
+                     watch=[run])
 
 
-def test_resume_of_a_finished_run_says_so_and_changes_nothing(trained_runs, pneumonia_spec):
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(cli_runs, pneumonia_spec):
     """Exit 0 with one line; model.pt (and so every export made from it), metrics.json and last.pt keep
     their bytes and modification times."""
-    run = trained_runs["color"]
+    run = cli_runs["color"]
     files = [run / name for name in ("model.pt", "metrics.json", "last.pt")]
     before = [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in files]
     result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--channels", "3",
@@ -95,7 +92,7 @@ def test_freeze_until_keeps_the_init_weights_before_the_cut(tmp_path, pneumonia_
         assert torch.equal(trained[key], value) != key.startswith(late), key
     bad = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "28",
                   "--freeze-until", "layer9", "--out", str(tmp_path / "run2"))
-    assert_one_line_error(bad, "no such layer", "layer4")
+    assert_one_line_error(bad, "no such layer", "layer4", names=None)
 
 
 @pytest.mark.slow
@@ -119,19 +116,18 @@ def test_inception_trains_on_real_nih1000_images(tmp_path, nih_spec):
     (("--train-fraction", "0"), "train fraction must be in (0, 1]"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, pneumonia_spec, args, needle):
-    result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--out", str(tmp_path / "r"), *args)
-    assert_one_line_error(result, needle)
-    assert not (tmp_path / "r").exists()
+    expect_cli_error("train", "finetune", "--data", pneumonia_spec, "--out", str(tmp_path / "r"), *args, names=None,
+                     needles=[needle], watch=[tmp_path])
 
 
 def test_missing_data_file_and_corrupt_init(tmp_path, pneumonia_spec):
-    assert_one_line_error(run_gxr("train", "finetune", "--data", f"medmnist:{tmp_path / 'x.npz'}", "--out",
-                                  str(tmp_path / "r")), "x.npz: npz file not found")
+    expect_cli_error("train", "finetune", "--data", f"medmnist:{tmp_path / 'x.npz'}", "--out", str(tmp_path / "r"),
+                     names=tmp_path / "x.npz", needles=["npz file not found"], watch=[tmp_path])
     bad = tmp_path / "weights.pth"
     bad.write_bytes(b"not a checkpoint")
-    result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--init", str(bad),
-                     "--out", str(tmp_path / "r"))
-    assert_one_line_error(result, "weights.pth: not a readable PyTorch weight file")
+    expect_cli_error("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--init", str(bad),
+                     "--out", str(tmp_path / "r"), names=bad, needles=["not a readable PyTorch weight file"],
+                     watch=[tmp_path])
 
 
 def test_corrupt_png_in_training_data_names_the_file(tmp_path):
@@ -147,7 +143,8 @@ def test_corrupt_png_in_training_data_names_the_file(tmp_path):
         bad.write_bytes(bad.read_bytes()[:50])
     result = run_gxr("train", "finetune", "--data", f"folder:{tmp_path / 'data'}", "--arch", "resnet18",
                      "--image-size", "32", "--epochs", "1", "--out", str(tmp_path / "run"))
-    assert_one_line_error(result, "pneumonia/", ".png: cannot decode image")
+    assert_one_line_error(result, ".png: cannot decode image", names=tmp_path / "data" / "pneumonia",
+                          stdout_empty=False)   # the data notes come before the failing decode
     assert not (tmp_path / "run" / "model.pt").exists()
 
 
@@ -173,4 +170,5 @@ def test_diverged_training_is_a_clear_error(tmp_path, pneumonia_spec):
     result = run_gxr("train", "finetune", "--data", pneumonia_spec, "--arch", "resnet18", "--image-size", "28",
                      "--epochs", "1", "--train-fraction", "0.05", "--lr", "1e30", "--optimizer", "sgd",
                      "--out", str(tmp_path / "run"))
-    assert_one_line_error(result, "validation loss was never finite")
+    assert_one_line_error(result, "validation loss was never finite", names=tmp_path / "run",
+                          stdout_empty=False)   # the epoch lines before the failure are printed
