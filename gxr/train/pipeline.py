@@ -12,7 +12,7 @@ from rich.progress import Progress
 
 from gxr.core.errors import GxrError
 from gxr.core.preprocess import LUMA, Normalization, to_model_pixels
-from gxr.data.base import Split
+from gxr.data import Split
 
 CACHE_LIMIT_BYTES = 4 << 30
 

@@ -9,8 +9,8 @@ from PIL import Image
 
 from gxr.core.errors import GxrError
 from gxr.data import open_source
-from gxr.data.base import overlapping_groups
 from gxr.data.nih import NIH_LABELS, patient_split, read_table
+from gxr.data.splits import overlapping_groups
 from tests.conftest import assert_one_line_error, run_gxr
 
 
