@@ -1,4 +1,8 @@
-"""`nih:DIR`: NIH ChestX-ray14 — a Data_Entry_2017*.csv[.gz] plus images (loose PNGs or .tar, any depth)."""
+"""`nih:DIR`: NIH ChestX-ray14 — a Data_Entry_2017*.csv[.gz] plus images (loose PNGs or .tar, any depth).
+
+The given split is the official train_val_list.txt / test_list.txt when present, else the split folders on
+the images' paths. `nih_patients` reads patient ids from NIH file names for the npz and folder openers too.
+"""
 
 from __future__ import annotations
 

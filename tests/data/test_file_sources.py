@@ -23,6 +23,14 @@ def _names(split) -> list[str]:
     return [split.images.name(i) for i in range(len(split))]
 
 
+def _split_folders(root: Path, per_class: dict[str, int], classes: tuple[str, ...] = ("a", "b")) -> None:
+    """SPLIT/CLASS/i.png with `per_class[SPLIT]` images in each class folder."""
+    for split, n in per_class.items():
+        for c, cls in enumerate(classes):
+            for i in range(n):
+                _png(root / split / cls / f"{i}.png", 50 * c + i)
+
+
 def _train_test_folder(root: Path, patients: int, per_patient: int, test_patients: int) -> None:
     """train/ and test/ with two class folders and NIH-style names (PPPPPPPP_FFF.png: patient P)."""
     for p in range(patients + test_patients):
@@ -52,20 +60,14 @@ def test_folder_with_train_and_test_but_no_val_carves_val_from_train_by_patient(
 
 
 def test_folder_with_train_and_test_without_patient_ids_holds_out_10_percent(tmp_path):
-    for split, n in (("train", 20), ("test", 4)):
-        for c, cls in enumerate(("cat", "dog")):
-            for i in range(n):
-                _png(tmp_path / split / cls / f"{i}.png", 50 * c + i)
+    _split_folders(tmp_path, {"train": 20, "test": 4}, ("cat", "dog"))
     source = open_source(f"folder:{tmp_path}")
     assert {k: len(v) for k, v in source.splits.items()} == {"train": 36, "val": 4, "test": 8}
     assert len(source.split("val")) == 4      # training can now find its validation split
 
 
 def test_missing_split_message_lists_only_non_empty_splits(tmp_path):
-    for split, n in (("train", 2), ("test", 2)):    # 4 train images: 10% rounds to no val at all
-        for c, cls in enumerate(("a", "b")):
-            for i in range(n):
-                _png(tmp_path / split / cls / f"{i}.png", 50 * c + i)
+    _split_folders(tmp_path, {"train": 2, "test": 2})    # 4 train images: 10% rounds to no val at all
     source = open_source(f"folder:{tmp_path}")
     with pytest.raises(GxrError) as caught:
         source.split("val")
@@ -74,10 +76,7 @@ def test_missing_split_message_lists_only_non_empty_splits(tmp_path):
 
 
 def test_data_info_warns_about_an_empty_split(tmp_path):
-    for split, n in (("train", 2), ("test", 2)):
-        for c, cls in enumerate(("a", "b")):
-            for i in range(n):
-                _png(tmp_path / split / cls / f"{i}.png", 50 * c + i)
+    _split_folders(tmp_path, {"train": 2, "test": 2})
     result = run_gxr("data", "info", f"folder:{tmp_path}")
     assert result.returncode == 0, result.stderr
     assert "val (0)" in result.stdout
@@ -96,10 +95,7 @@ def test_empty_class_folder_is_an_error_naming_the_folder(tmp_path):
 
 
 def test_empty_class_folder_under_a_split_folder_is_an_error(tmp_path):
-    for split in ("train", "val", "test"):
-        for cls in ("a", "b"):
-            for i in range(3):
-                _png(tmp_path / split / cls / f"{i}.png", i)
+    _split_folders(tmp_path, {"train": 3, "val": 3, "test": 3})
     (tmp_path / "test" / "c").mkdir()
     assert_one_line_error(run_gxr("data", "info", f"folder:{tmp_path}"),
                           str(tmp_path / "test" / "c"), "class folder has no images")
@@ -113,32 +109,20 @@ def _csv(tmp_path: Path, header: str, rows: list[str]) -> Path:
     return path
 
 
-def test_csv_empty_label_is_an_error_naming_the_csv_and_line(tmp_path):
-    rows = [f"img/{i}.png,{'yes' if i % 2 else 'no'}" for i in range(6)]
-    rows[3] = "img/3.png,"
-    path = _csv(tmp_path, "path,label", rows)
-    assert_one_line_error(run_gxr("data", "info", f"csv:{path}"), str(path), "line 5", "empty label")
-
-
-def test_csv_row_with_a_missing_field_is_an_error_naming_the_csv_and_line(tmp_path):
-    rows = [f"img/{i}.png,{i % 2},p{i}" for i in range(6)]
-    rows[1] = "img/1.png,1"
-    path = _csv(tmp_path, "path,label,patient", rows)
-    assert_one_line_error(run_gxr("data", "info", f"csv:{path}"), str(path), "line 3", "2 fields", "header has 3")
-
-
-def test_csv_row_with_an_extra_field_is_an_error(tmp_path):
-    rows = [f"img/{i}.png,{i % 2}" for i in range(6)]
-    rows[4] = "img/4.png,1,oops"
-    path = _csv(tmp_path, "path,label", rows)
-    assert_one_line_error(run_gxr("data", "info", f"csv:{path}"), str(path), "line 6", "3 fields")
-
-
-def test_csv_multilabel_value_that_is_not_0_or_1_names_the_line_and_column(tmp_path):
-    rows = [f"img/{i}.png,{i % 2},0" for i in range(6)]
-    rows[2] = "img/2.png,1,"
-    path = _csv(tmp_path, "path,effusion,mass", rows)
-    assert_one_line_error(run_gxr("data", "info", f"csv:{path}"), str(path), "line 4", "'mass'")
+@pytest.mark.parametrize("header, good, bad_index, bad, needles", [
+    ("path,label", "img/{i}.png,{c}", 3, "img/3.png,", ("line 5", "empty label")),
+    ("path,label", "img/{i}.png,{c}", 3, ",yes", ("line 5", "empty path")),
+    ("path,label,patient", "img/{i}.png,{c},p{i}", 1, "img/1.png,yes", ("line 3", "2 fields", "header has 3")),
+    ("path,label", "img/{i}.png,{c}", 4, "img/4.png,yes,oops", ("line 6", "3 fields", "header has 2")),
+    ("path,effusion,mass", "img/{i}.png,1,0", 2, "img/2.png,1,", ("line 4", "'mass'", "0 or 1")),
+    ("path,effusion,mass", "img/{i}.png,1,0", 0, "img/0.png,-1,0", ("line 2", "'effusion'", "'-1'")),
+    ("path,label,split", "img/{i}.png,{c},train", 5, "img/5.png,no,tets", ("line 7", "split is 'tets'")),
+])
+def test_csv_bad_row_is_an_error_naming_the_csv_and_line(tmp_path, header, good, bad_index, bad, needles):
+    rows = [good.format(i=i, c="yes" if i % 2 else "no") for i in range(6)]
+    rows[bad_index] = bad
+    path = _csv(tmp_path, header, rows)
+    assert_one_line_error(run_gxr("data", "info", f"csv:{path}"), str(path), *needles)
 
 
 def test_csv_with_train_and_test_split_column_carves_val_by_patient(tmp_path):
