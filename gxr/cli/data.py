@@ -14,7 +14,7 @@ app = typer.Typer(help="Inspect data sources.", no_args_is_help=True)
 @app.command()
 @handle_errors
 def info(spec: str = typer.Argument(..., help="Data spec, e.g. nih:../shared/data/nih")) -> None:
-    """Show the task, labels, split sizes, positives per label and notes of a data spec."""
+    """Show the task, labels, split sizes, positives per label and notes of a data spec; warn about empty splits."""
     from gxr.core.metrics import one_hot_targets
     from gxr.data import open_source
 
@@ -23,10 +23,13 @@ def info(spec: str = typer.Argument(..., help="Data spec, e.g. nih:../shared/dat
     table.add_column("label")
     for name in source.splits:
         table.add_column(f"{name} ({len(source.splits[name])})", justify="right")
-    positives = {name: one_hot_targets(s.targets, source.task, len(source.labels)).sum(axis=0)
-                 for name, s in source.splits.items()}
+    positives = {name: one_hot_targets(s.targets, source.task, len(source.labels)).sum(axis=0) if len(s)
+                 else [0] * len(source.labels) for name, s in source.splits.items()}
     for i, label in enumerate(source.labels):
         table.add_row(label, *(str(int(positives[name][i])) for name in source.splits))
     console.print(table)
     for note in source.notes:
         console.print(f"[yellow]note[/]: {escape(note)}")
+    for name in source.empty_splits():
+        console.print(f"[bold yellow]warning[/]: the {name!r} split is empty: training needs train and val images, "
+                      "evaluation needs test images")

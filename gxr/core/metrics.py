@@ -82,7 +82,7 @@ def one_hot_targets(targets: np.ndarray, task: str, num_outputs: int) -> np.ndar
     """N x L 0/1 targets for AUC: class indices become one-vs-rest columns."""
     if task == "multiclass":
         return np.eye(num_outputs, dtype=np.float32)[np.asarray(targets).astype(np.int64)]
-    return np.asarray(targets, dtype=np.float32).reshape(len(targets), -1)
+    return np.asarray(targets, dtype=np.float32).reshape(len(targets), num_outputs)
 
 
 def evaluate(task: str, labels: list[str], targets: np.ndarray, probs: np.ndarray) -> dict:

@@ -1,27 +1,25 @@
-"""Data sources: `medmnist:`/`npz:`, `nih:`, `folder:`, `csv:` specs -> DataSource with train/val/test."""
+"""Data sources: `medmnist:`/`npz:`, `nih:`, `folder:`, `csv:` specs -> a DataSource with train/val/test.
+
+Layout of the package (numpy + PIL only, no torch):
+- `spec.py`      the `KIND:PATH?options` syntax (DataSpec, parse_spec);
+- `registry.py`  the data kinds, each with its opener and allowed options, and `open_source`;
+- `npz.py`, `nih.py`, `folder.py`, `csvfile.py`  the openers: read files into one pool of images;
+- `stores.py`    where images live (arrays, files, tar and zip members) behind one ImageStore interface;
+- `splits.py`    the split policy (split names, patient-disjoint random splits, completing a given split);
+- `source.py`    Split, DataSource, fingerprint, split_pixels and `build_source`, the builder every opener ends in.
+Other packages import from `gxr.data` only.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from gxr.data.base import DataSource, Split, split_pixels
-from gxr.data.spec import DataSpec, parse_spec
+from gxr.data.registry import KINDS, open_source
+from gxr.data.source import DataSource, Split, split_pixels
+from gxr.data.spec import DataSpec
 
-__all__ = ["DataSource", "Split", "split_pixels", "DataSpec", "open_source", "data_root"]
-
-
-def open_source(text: str) -> DataSource:
-    """Parse a spec and open its source; errors name the file and the problem."""
-    from gxr.data import folder, nih, npz
-
-    kind = text.partition(":")[0]
-    openers = {"medmnist": (npz.open_npz, npz.OPTIONS), "npz": (npz.open_npz, npz.OPTIONS),
-               "nih": (nih.open_nih, nih.OPTIONS), "folder": (folder.open_folder, folder.FOLDER_OPTIONS),
-               "csv": (folder.open_csv, folder.CSV_OPTIONS)}
-    opener, allowed = openers.get(kind, (None, ()))
-    spec = parse_spec(text, allowed)
-    return opener(spec)
+__all__ = ["DataSource", "Split", "split_pixels", "DataSpec", "open_source", "data_root", "KINDS"]
 
 
 def data_root() -> Path | None:

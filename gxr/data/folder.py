@@ -1,126 +1,101 @@
-"""`folder:DIR` (class sub-folders, optionally under train/ val/ test/) and `csv:FILE` (path + labels)."""
+"""`folder:DIR` or `folder:FILE.zip`: class sub-folders (CLASS/img.png), optionally under split folders
+(SPLIT/CLASS/img.png, SPLIT one of train, val|valid|validation, test: the ImageNet layout).
+
+The class of an image is its folder's name. Every class folder must hold images: an empty one would
+silently drop a class (and can turn a 3-class task binary), so it is an error naming the folder. Patient
+ids come from NIH-style file names (PPPPPPPP_FFF.png) when every image has one; the split folders are the
+given split, completed by the split policy (e.g. val held out of train when there is no val/ folder).
+"""
 
 from __future__ import annotations
 
-import csv
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from gxr.core.errors import GxrError
-from gxr.data.base import DataSource, FileStore, ZipStore, assign_splits, fingerprint
+from gxr.data.nih import nih_patients
+from gxr.data.source import DataSource, build_source, classification_targets
 from gxr.data.spec import DataSpec
+from gxr.data.splits import split_code
+from gxr.data.stores import FileStore, ImageStore, ZipStore
 
-FOLDER_OPTIONS = ("split", "seed")
-CSV_OPTIONS = ("split", "seed", "path", "labels")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-_SPLIT_DIRS = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
-
-
-def _images_in(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(d).parts))
 
 
 def open_folder(spec: DataSpec) -> DataSource:
-    """Class sub-folders, optionally under train/ val/ test/ (the ImageNet layout); DIR or a .zip of it."""
+    """Class sub-folders, optionally under train/ val/ test/; DIR or a .zip of it."""
     root = spec.path
     if root.is_file() and root.suffix.lower() == ".zip":
-        relpaths, store = _zip_images(root)
+        relpaths, dirs, store = _list_zip(root)
     elif root.is_dir():
-        files = _images_in(root)
-        relpaths, store = [p.relative_to(root).as_posix() for p in files], FileStore(files)
+        relpaths, dirs, store = _list_dir(root)
     else:
         raise GxrError(f"{root}: image folder (or .zip) not found")
     parts = [path.split("/") for path in relpaths]
-    has_split_dirs = bool(parts) and all(len(p) >= 3 and p[0].lower() in _SPLIT_DIRS for p in parts)
-    class_of = [p[1] if has_split_dirs else p[0] for p in parts]
-    if any(len(p) < (3 if has_split_dirs else 2) for p in parts):
+    has_split_dirs = all(len(p) >= 3 and split_code(p[0]) is not None for p in parts)
+    depth = 2 if has_split_dirs else 1   # how deep the class folders sit
+    if any(len(p) <= depth for p in parts):
         raise GxrError(f"{root}: images must sit in class sub-folders (CLASS/img.png or SPLIT/CLASS/img.png)")
+    _check_class_folders(root, dirs, parts, depth)
+    class_of = [p[depth - 1] for p in parts]
     classes = sorted(set(class_of))
     if len(classes) < 2:
         raise GxrError(f"{root}: expected at least 2 class sub-folders, found {len(classes)}")
-    targets = np.array([classes.index(c) for c in class_of])
-    given, notes = None, []
-    if has_split_dirs:
-        given = np.array([_SPLIT_DIRS[p[0].lower()] for p in parts])
-        if not (given == 2).any():   # ImageNet layout: val/ is the evaluation set
-            given = _hold_out_validation(given, int(spec.option("seed", "0")))
-            notes.append("no test/ folder: val/ is the test split and 10% of train/ is held out for validation")
-    return _classification_source(spec, store, targets, classes, given, None, notes)
+    index = {name: i for i, name in enumerate(classes)}
+    task, labels, classes, targets = classification_targets(np.array([index[c] for c in class_of]), classes)
+    given = np.array([split_code(p[0]) for p in parts]) if has_split_dirs else None
+    return build_source(spec, store, targets, task, labels, classes, groups=nih_patients(relpaths), given=given)
 
 
-def _zip_images(archive: Path) -> tuple[list[str], ZipStore]:
+def _visible(relpath: str) -> bool:
+    """False for hidden files and folders (.DS_Store, .ipynb_checkpoints) and macOS zip debris (__MACOSX)."""
+    return not any(part.startswith(".") or part == "__MACOSX" for part in relpath.split("/"))
+
+
+def _list_dir(root: Path) -> tuple[list[str], set[str], ImageStore]:
+    """(image paths relative to root, folder paths relative to root, a store of the images), sorted."""
+    files, dirs = [], set()
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if not _visible(rel):
+            continue
+        if path.is_dir():
+            dirs.add(rel)
+        elif path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            files.append(path)
+    files.sort()
+    if not files:
+        raise GxrError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
+    return [p.relative_to(root).as_posix() for p in files], dirs, FileStore(files)
+
+
+def _list_zip(archive: Path) -> tuple[list[str], set[str], ImageStore]:
+    """(image member names, folder names, a store of the images) of a zip, sorted."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            names = sorted(n for n in zf.namelist() if n.lower().endswith(IMAGE_SUFFIXES) and not n.endswith("/"))
+            members = [name for name in zf.namelist() if _visible(name.rstrip("/"))]
     except (zipfile.BadZipFile, OSError) as exc:
-        raise GxrError(f"{archive}: not a readable zip ({exc})") from None
+        raise GxrError(f"{archive}: not a readable zip ({exc})") from exc
+    names = sorted(n for n in members if n.lower().endswith(IMAGE_SUFFIXES) and not n.endswith("/"))
     if not names:
         raise GxrError(f"{archive}: no images ({', '.join(IMAGE_SUFFIXES)}) inside")
-    return names, ZipStore(archive, names)
+    dirs = set()
+    for member in members:   # folders: explicit "a/b/" entries and every parent of a member
+        parts = member.rstrip("/").split("/")
+        stop = len(parts) if member.endswith("/") else len(parts) - 1
+        dirs.update("/".join(parts[:k]) for k in range(1, stop + 1))
+    return names, dirs, ZipStore(archive, names)
 
 
-def _hold_out_validation(given: np.ndarray, seed: int, fraction: float = 0.1) -> np.ndarray:
-    """train (0) / val (1) -> train / val carved from train / test (the former val)."""
-    out = np.where(given == 1, 2, given)
-    train = np.flatnonzero(out == 0)
-    held = np.random.default_rng(seed).permutation(train)[:int(round(fraction * len(train)))]
-    out[held] = 1
-    return out
-
-
-def _classification_source(spec: DataSpec, store, targets: np.ndarray, classes: list[str],
-                            given: np.ndarray | None, groups: np.ndarray | None,
-                            notes: list[str] | None = None) -> DataSource:
-    if len(classes) == 2:
-        task, labels, target = "binary", [classes[1]], targets[:, None].astype(np.float32)
-    else:
-        task, labels, target = "multiclass", classes, targets.astype(np.float32)
-    notes = list(notes or [])
-    seed = int(spec.option("seed", "0"))
-    splits = assign_splits(str(spec.path), store, target, groups, given, spec.option("split", "auto"), seed, notes)
-    return DataSource(spec.text, task, labels, splits, classes if task == "binary" else [], notes, fingerprint(splits))
-
-
-def open_csv(spec: DataSpec) -> DataSource:
-    """Columns: `path` (relative to the CSV), then either `label` (class names) or 0/1 columns (multi-label);
-    optional `split` (train/val/test) and `patient` columns."""
-    path = spec.path
-    if not path.is_file():
-        raise GxrError(f"{path}: CSV file not found")
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise GxrError(f"{path}: cannot read CSV ({exc})") from None
-    path_col = spec.option("path", "path")
-    if not rows or path_col not in rows[0]:
-        raise GxrError(f"{path}: needs a {path_col!r} column and at least one row")
-    columns = list(rows[0])
-    paths = [(path.parent / r[path_col]).resolve() for r in rows]
-    given = None
-    if "split" in columns:
-        try:
-            given = np.array([_SPLIT_DIRS[r["split"].strip().lower()] for r in rows])
-        except KeyError as exc:
-            raise GxrError(f"{path}: split column has {exc.args[0]!r}; use train, val or test") from None
-    groups = np.array([r["patient"] for r in rows]) if "patient" in columns else None
-    if "label" in columns:
-        classes = sorted({r["label"] for r in rows})
-        targets = np.array([classes.index(r["label"]) for r in rows])
-        return _classification_source(spec, FileStore(paths), targets, classes, given, groups)
-    label_cols = spec.option("labels")
-    names = label_cols.split(",") if label_cols else [c for c in columns if c not in (path_col, "split", "patient")]
-    if not names:
-        raise GxrError(f"{path}: no label columns (need 'label' or one 0/1 column per label)")
-    try:
-        target = np.array([[float(r[c]) for c in names] for r in rows], dtype=np.float32)
-    except (KeyError, ValueError) as exc:
-        raise GxrError(f"{path}: label columns must hold 0/1 values ({exc})") from None
-    notes: list[str] = []
-    seed = int(spec.option("seed", "0"))
-    splits = assign_splits(str(path), FileStore(paths), target, groups, given,
-                           spec.option("split", "auto"), seed, notes)
-    return DataSource(spec.text, "multilabel", names, splits, [], notes, fingerprint(splits))
+def _check_class_folders(root: Path, dirs: set[str], parts: list[list[str]], depth: int) -> None:
+    """Every folder at the class level must hold at least one image."""
+    class_dirs = {d for d in dirs
+                  if d.count("/") == depth - 1 and (depth == 1 or split_code(d.split("/")[0]) is not None)}
+    empty = sorted(class_dirs - {"/".join(p[:depth]) for p in parts})
+    if empty:
+        where = f"{root}:{empty[0]}/" if root.is_file() else str(root / empty[0])
+        more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+        raise GxrError(f"{where}: class folder has no images ({', '.join(IMAGE_SUFFIXES)}){more}; "
+                       "add its images or remove it")

@@ -1,34 +1,30 @@
-"""`nih:DIR`: NIH ChestX-ray14 — a Data_Entry_2017*.csv[.gz] plus images (loose PNGs or .tar, any depth)."""
+"""`nih:DIR`: NIH ChestX-ray14 — a Data_Entry_2017*.csv[.gz] plus images (loose PNGs or .tar, any depth).
+
+The given split is the official train_val_list.txt / test_list.txt when present, else the split folders on
+the images' paths. `nih_patients` reads patient ids from NIH file names for the npz and folder openers too.
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gxr.core.errors import GxrError
-from gxr.data.base import (
-    ConcatStore,
-    DataSource,
-    FileStore,
-    ImageStore,
-    TarStore,
-    assign_splits,
-    fingerprint,
-    index_tar,
-    random_split,
-)
+from gxr.data.source import DataSource, build_source, spec_seed
 from gxr.data.spec import DataSpec
+from gxr.data.splits import random_split, split_code
+from gxr.data.stores import ConcatStore, FileStore, ImageStore, TarStore, index_tar
 
-OPTIONS = ("split", "seed")
 # The 14 findings in the order of Wang et al. 2017 and the paper's Table 2.
 NIH_LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
               "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
               "Hernia"]
-_FOLDER_SPLITS = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
+NIH_NAME = re.compile(r"^(\d{8})_\d{3}\.png$")   # PPPPPPPP_FFF.png: patient P, follow-up F
 
 
 @dataclass
@@ -45,7 +41,7 @@ def read_table(path: Path) -> NihTable:
         with raw as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-        raise GxrError(f"{path}: cannot read NIH table ({exc})") from None
+        raise GxrError(f"{path}: cannot read NIH table ({exc})") from exc
     needed = ("Image Index", "Finding Labels", "Patient ID")
     if not rows or any(col not in rows[0] for col in needed):
         raise GxrError(f"{path}: not an NIH Data_Entry table (needs columns {', '.join(needed)})")
@@ -79,6 +75,7 @@ def official_split(table: NihTable, train_val: set[str], test: set[str], seed: i
 
 
 def open_nih(spec: DataSpec) -> DataSource:
+    """The table's images that are present, split by the official lists, split folders or patients."""
     root = spec.path
     if not root.is_dir():
         raise GxrError(f"{root}: NIH data folder not found")
@@ -96,11 +93,9 @@ def open_nih(spec: DataSpec) -> DataSource:
         notes.append(f"{int(present.sum())} of {len(table.names)} table images found; using those")
     table = NihTable(table.names[present], table.labels[present], table.patients[present])
     store = ConcatStore([locations[name][:2] for name in table.names])
-    seed = int(spec.option("seed", "0"))
-    given = _given_split(root, table, locations, seed, notes)
-    splits = assign_splits(str(root), store, table.labels, table.patients, given,
-                           spec.option("split", "auto"), seed, notes)
-    return DataSource(spec.text, "multilabel", list(NIH_LABELS), splits, [], notes, fingerprint(splits))
+    given = _given_split(root, table, locations, spec_seed(spec), notes)
+    return build_source(spec, store, table.labels, "multilabel", NIH_LABELS, groups=table.patients, given=given,
+                        notes=notes)
 
 
 def _find_one(root: Path, patterns: tuple[str, ...]) -> Path | None:
@@ -136,7 +131,14 @@ def _given_split(root: Path, table: NihTable, locations, seed: int, notes: list[
 
 
 def _folder_code(relpath: str) -> int | None:
-    for part in Path(relpath).parts[:-1]:
-        if part.lower() in _FOLDER_SPLITS:
-            return _FOLDER_SPLITS[part.lower()]
-    return None
+    """The split named by the first split folder on an image's path (train/, valid/, ...), else None."""
+    codes = (split_code(part) for part in Path(relpath).parts[:-1])
+    return next((code for code in codes if code is not None), None)
+
+
+def nih_patients(names) -> np.ndarray | None:
+    """Patient ids when every name (a path or file name) is an NIH file name (PPPPPPPP_FFF.png), else None."""
+    matches = [NIH_NAME.match(str(name).replace("\\", "/").rsplit("/", 1)[-1]) for name in names]
+    if not matches or not all(matches):
+        return None
+    return np.array([m.group(1) for m in matches])

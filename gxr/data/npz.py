@@ -1,17 +1,18 @@
-"""`medmnist:FILE.npz` / `npz:FILE.npz`: {train,val|valid,test}_images + _labels arrays."""
+"""`medmnist:FILE.npz` / `npz:FILE.npz`: {train,val|valid|validation,test}_images + _labels arrays (an ArrayStore)."""
 
 from __future__ import annotations
 
-import re
 import zipfile
 
 import numpy as np
 
 from gxr.core.errors import GxrError
-from gxr.data.base import ArrayStore, DataSource, assign_splits, fingerprint
+from gxr.data.nih import nih_patients
+from gxr.data.source import DataSource, build_source
 from gxr.data.spec import DataSpec
+from gxr.data.splits import SPLIT_CODES, SPLITS
+from gxr.data.stores import ArrayStore
 
-OPTIONS = ("task", "labels", "split", "seed")
 # MedMNIST files carry no label names; these are the official ones for the 2D chest sets.
 MEDMNIST_LABELS = {
     "pneumoniamnist": ["normal", "pneumonia"],
@@ -19,11 +20,13 @@ MEDMNIST_LABELS = {
                    "pneumonia", "pneumothorax", "consolidation", "edema", "emphysema", "fibrosis",
                    "pleural", "hernia"],
 }
-NIH_NAME = re.compile(r"^(\d{8})_\d{3}\.png$")
-_SPLIT_KEYS = {"train": ("train",), "val": ("val", "valid"), "test": ("test",)}
+# Array key prefixes per split: every spelling of the split-name map (train, val|valid|validation, test).
+_SPLIT_KEYS = {split: tuple(name for name, code in SPLIT_CODES.items() if code == index)
+               for index, split in enumerate(SPLITS)}
 
 
 def open_npz(spec: DataSpec) -> DataSource:
+    """One pool of the three splits' arrays; the file's splits are the given split."""
     path = spec.path
     if not path.is_file():
         raise GxrError(f"{path}: npz file not found")
@@ -31,7 +34,7 @@ def open_npz(spec: DataSpec) -> DataSource:
         archive = np.load(path, allow_pickle=False)
         keys = set(archive.files)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise GxrError(f"{path}: not a readable .npz file ({exc})") from None
+        raise GxrError(f"{path}: not a readable .npz file ({exc})") from exc
     with archive:
         prefixes = {name: _find_prefix(path, keys, name) for name in _SPLIT_KEYS}
         images, targets, names = [], [], []
@@ -49,12 +52,9 @@ def open_npz(spec: DataSpec) -> DataSource:
     all_names = np.concatenate(names)
     task, labels, classes, target = _interpret_labels(path, raw, label_names, spec)
     given = np.concatenate([np.full(len(x), code) for code, x in enumerate(images)])
-    groups = _nih_patients(all_names)
-    notes: list[str] = []
-    seed = int(spec.option("seed", "0"))
-    splits = assign_splits(str(path), ArrayStore(all_images, list(all_names), path.name), target, groups,
-                           given, spec.option("split", "auto"), seed, notes)
-    return DataSource(spec.text, task, labels, splits, classes, notes, fingerprint(splits, all_images))
+    store = ArrayStore(all_images, list(all_names), path.name)
+    return build_source(spec, store, target, task, labels, classes, groups=nih_patients(all_names), given=given,
+                        extra=[all_images])
 
 
 def _find_prefix(path, keys: set[str], split: str) -> str:
@@ -93,11 +93,3 @@ def _interpret_labels(path, raw: np.ndarray, names: list[str] | None, spec: Data
     if task == "binary":
         return task, [names[1]], names[:2], values[:, None].astype(np.float32)
     return "multiclass", names, [], values.astype(np.float32)
-
-
-def _nih_patients(names: np.ndarray) -> np.ndarray | None:
-    """Patient ids when every name is an NIH file name (PPPPPPPP_FFF.png), else None."""
-    matches = [NIH_NAME.match(str(n).rsplit("/", 1)[-1]) for n in names]
-    if not all(matches):
-        return None
-    return np.array([m.group(1) for m in matches])

@@ -9,9 +9,9 @@ from PIL import Image
 
 from gxr.core.errors import GxrError
 from gxr.data import open_source
-from gxr.data.base import overlapping_groups
 from gxr.data.nih import NIH_LABELS, patient_split, read_table
-from tests.helpers import assert_one_line_error, run_gxr
+from gxr.data.splits import overlapping_groups
+from tests.helpers import assert_one_line_error, expect_cli_error, run_gxr
 
 
 def test_nih_full_table_split_is_patient_disjoint_70_10_20(data_root):
@@ -48,7 +48,7 @@ def test_nih_source_resplits_the_leaky_nih1000_tar(nih_spec):
 
 def test_nih_source_refuses_the_leaky_split_when_asked_to_keep_it(nih_spec):
     result = run_gxr("data", "info", nih_spec + "?split=given")
-    assert_one_line_error(result, "patients in more than one subset")
+    assert_one_line_error(result, "patients in more than one subset", names=nih_spec.partition(":")[2])
 
 
 def test_medmnist_pneumonia_is_binary_with_official_splits(pneumonia_spec):
@@ -68,12 +68,13 @@ def test_npz_without_expected_keys_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.npz"
     np.savez(bad, images=np.zeros((2, 8, 8), np.uint8))
     result = run_gxr("data", "info", f"medmnist:{bad}")
-    assert_one_line_error(result, str(bad), "missing keys train_images/train_labels")
+    assert_one_line_error(result, "missing keys train_images/train_labels", names=bad)
 
 
 def test_unknown_spec_kind_and_missing_file(tmp_path):
-    assert_one_line_error(run_gxr("data", "info", "zip:foo"), "expected KIND:PATH")
-    assert_one_line_error(run_gxr("data", "info", f"medmnist:{tmp_path / 'nope.npz'}"), "npz file not found")
+    assert_one_line_error(run_gxr("data", "info", "zip:foo"), "expected KIND:PATH", names="zip:foo")
+    expect_cli_error("data", "info", f"medmnist:{tmp_path / 'nope.npz'}", names=tmp_path / "nope.npz",
+                     needles=["npz file not found"], watch=[tmp_path])
 
 
 def _png(path: Path, value: int, mode: str = "L", size: int = 20) -> None:
