@@ -27,7 +27,6 @@ these small decoders already do. A syntax no installed plugin handles is a one-l
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,8 +57,7 @@ def looks_like_dicom(data: bytes, name: str = "") -> bool:
 def read_dataset(data: bytes, name: str):
     pydicom = lazy_import("pydicom", "reading DICOM files")
     try:
-        with warnings.catch_warnings(record=True):
-            return pydicom.dcmread(io.BytesIO(data), force=True)
+        return pydicom.dcmread(io.BytesIO(data), force=True)
     except Exception as exc:   # pydicom raises many kinds on damaged files
         raise GxrError(f"{name}: not a readable DICOM file ({one_line(exc)})") from exc
 
@@ -121,7 +119,7 @@ def voi_kind(ds, apply_voi: bool) -> str | None:
     seq = ds.get("VOILUTSequence")
     if seq and seq[0].get("LUTDescriptor") is not None and seq[0].get("LUTData") is not None:
         return "lut"
-    if ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
+    if ds.get("WindowCenter") not in (None, "") and ds.get("WindowWidth") not in (None, ""):
         return "window"
     return None
 
@@ -136,13 +134,23 @@ def gray_lut_values(values: np.ndarray, ds, apply_voi: bool) -> np.ndarray:
     if kind == "lut":
         if out.dtype.kind == "f" and np.all(out == np.rint(out)):
             out = out.astype(np.int64)   # integer input indexes the VOI LUT exactly (pydicom warns on floats)
-        out = apply_voi_lut(out, ds, index=0, prefer_lut=True)
         low, high = 0.0, float(2 ** int(ds.VOILUTSequence[0].LUTDescriptor[2]) - 1)
+        _widen_8bit_voi_lut(ds)
+        out = apply_voi_lut(out, ds, index=0, prefer_lut=True)
     elif kind == "window":
         out = apply_voi_lut(out, ds, index=0, prefer_lut=False)
     span = (high - low) or 1.0
     scaled = np.clip(np.rint((out.astype(np.float64) - low) * (255.0 / span)), 0, 255).astype(np.uint8)
     return 255 - scaled if ds.PhotometricInterpretation == "MONOCHROME1" else scaled
+
+
+def _widen_8bit_voi_lut(ds) -> None:
+    """pydicom 3.0 indexes an 8-bit VOI LUT through a uint8 array, so inputs above 255 wrap around (a
+    4096-entry LUT maps 256 to its entry 0). Its entries are the same numbers read as 16-bit (PS3.3 C.11.2.1.1
+    stores each entry in 16 bits), so the decode-local dataset is told 16; the output range stays 8-bit."""
+    descriptor = ds.VOILUTSequence[0].LUTDescriptor
+    if int(descriptor[2]) == 8:
+        ds.VOILUTSequence[0].LUTDescriptor = [int(descriptor[0]), int(descriptor[1]), 16]
 
 
 def gray_to_uint8(arr: np.ndarray, ds, apply_voi: bool) -> np.ndarray:

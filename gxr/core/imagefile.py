@@ -92,11 +92,11 @@ def open_encoded(data: bytes, name: str, model_size: int | None = None
 def _draft(img: Image.Image, model_size: int) -> list[str]:
     """Ask libjpeg for the smallest DCT scale that still gives >= model_size pixels per side."""
     full = img.size
-    img.draft(img.mode, (model_size, model_size))
-    if img.size == full:
+    drafted = img.draft(img.mode, (model_size, model_size))
+    if drafted is None or img.size == full:
         return []
-    return [f"JPEG decoded at 1/{full[0] // img.size[0]} scale ({full[0]} x {full[1]} -> "
-            f"{img.size[0]} x {img.size[1]}, draft mode)"]
+    scale = round(full[0] / drafted[1][2])
+    return [f"JPEG decoded at 1/{scale} scale ({full[0]} x {full[1]} -> {img.size[0]} x {img.size[1]}, draft mode)"]
 
 
 def apply_exif_orientation(img: Image.Image) -> tuple[Image.Image, list[str]]:

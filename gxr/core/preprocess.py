@@ -163,6 +163,7 @@ def _from_pil(img: Image.Image, label: str) -> DecodedImage:
     check_size(img.size, label)
     meta = {"format": img.format or "PIL", "width": img.width, "height": img.height, "mode": img.mode}
     try:
+        img.load()   # a PIL image opened lazily by the caller is decoded here, so broken data is named as such
         img, notes = apply_exif_orientation(img)
         img, meta["bits"] = to_8bit_image(img, label)
     except GxrError:

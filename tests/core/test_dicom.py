@@ -180,3 +180,11 @@ def test_dicom_without_pixel_data_and_without_pydicom(tmp_path, raw12, monkeypat
     monkeypatch.setitem(sys.modules, "pydicom", None)   # as on a machine without the extra
     with pytest.raises(GxrError, match=r"pip install 'gxr\[dicom\]'"):
         decode(good)
+
+
+def test_8_bit_voi_lut_with_more_than_256_entries(tmp_path, raw12):
+    """pydicom 3.0 alone wraps inputs above 255 through an 8-bit LUT (256 -> entry 0); gxr must not."""
+    lut = (np.arange(4096) // 16).astype(np.uint8)
+    ds = dicom_dataset(raw12)
+    ds.VOILUTSequence = [voi_lut_item(lut, bits=8)]
+    np.testing.assert_array_equal(model_pixels(save(ds, tmp_path / "lut8.dcm")), lut[raw12])
