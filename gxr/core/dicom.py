@@ -27,6 +27,7 @@ these small decoders already do. A syntax no installed plugin handles is a one-l
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,10 @@ from gxr.core.lazy import lazy_import
 from gxr.core.pixeldepth import to_uint8
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+
+# pydicom warns (UserWarning) about every irregularity of a damaged or non-conformant file; printed, they
+# would precede gxr's one-line error or clutter results. A file gxr cannot use is a GxrError instead.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
 GRAY = ("MONOCHROME1", "MONOCHROME2")
 
 

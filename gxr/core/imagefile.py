@@ -31,6 +31,8 @@ HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 EXIF_ORIENTATION = 0x0112
 
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# converting a palette PNG with a tRNS chunk warns on every image; gxr drops alpha by design (to_model_pixels)
+warnings.filterwarnings("ignore", message="Palette images with Transparency", category=UserWarning)
 
 
 def check_size(size: tuple[int, int], name: str) -> None:
@@ -90,7 +92,7 @@ def open_encoded(data: bytes, name: str, model_size: int | None = None
 
 
 def _draft(img: Image.Image, model_size: int) -> list[str]:
-    """Ask libjpeg for the smallest DCT scale that still gives >= model_size pixels per side."""
+    """Ask libjpeg for the strongest DCT reduction (1/2, 1/4, 1/8) that still gives >= model_size per side."""
     full = img.size
     drafted = img.draft(img.mode, (model_size, model_size))
     if drafted is None or img.size == full:

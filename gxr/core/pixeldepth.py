@@ -63,8 +63,8 @@ def integers_to_uint8(arr: np.ndarray, name: str, bits: int | None = None) -> tu
 
 
 def floats_to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
-    """Float pixels in [0, 1] -> uint8 round(value * 255); NaN, inf or values outside [0, 1] are refused."""
-    arr = arr.astype(np.float32, copy=False)
+    """Float pixels in [0, 1] -> uint8 round(value * 255); NaN, inf or values outside [0, 1] are refused.
+    The checks run in the array's own precision (a float64 1e300 is out of range, not an overflow)."""
     if not arr.size:
         return np.zeros(arr.shape, np.uint8)
     finite = np.isfinite(arr)
@@ -74,7 +74,7 @@ def floats_to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
     low, high = float(arr.min()), float(arr.max())
     if low < 0.0 or high > 1.0:
         raise GxrError(f"{name}: float pixel values must lie in [0, 1] (found {low:g}..{high:g})")
-    return np.rint(arr * np.float32(255.0)).astype(np.uint8)
+    return np.rint(arr.astype(np.float32, copy=False) * np.float32(255.0)).astype(np.uint8)
 
 
 def to_uint8(arr: np.ndarray, name: str, bits: int | None = None) -> tuple[np.ndarray, int]:

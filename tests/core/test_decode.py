@@ -133,13 +133,31 @@ def bomb_png(width: int, height: int) -> bytes:
         b"IEND", b"")
 
 
+def decode_in_subprocess(path) -> subprocess.CompletedProcess:
+    """load_pixels in a fresh interpreter with default warning filters: what a user's console shows."""
+    code = ("import sys\nfrom gxr.core.errors import GxrError\nfrom gxr.core.preprocess import load_pixels\n"
+            f"try:\n    print(load_pixels({str(path)!r}, 1, 64).shape)\nexcept GxrError as e:\n    print(e)\n"
+            "    sys.exit(2)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+
+
 @pytest.mark.parametrize("side, problem", [(50000, "over gxr's limit"), (10000, "cannot decode image")])
 def test_huge_declared_sizes_are_one_line_errors_without_pillow_warnings(tmp_path, side, problem):
     """Was: DecompressionBombError traceback (50000^2); Pillow's warning lines first (100 megapixels)."""
     path = tmp_path / f"bomb{side}.png"
     path.write_bytes(bomb_png(side, side))
-    code = ("import sys\nfrom gxr.core.errors import GxrError\nfrom gxr.core.preprocess import load_pixels\n"
-            f"try:\n    load_pixels({str(path)!r}, 1, 64)\nexcept GxrError as e:\n    print(e)\n    sys.exit(2)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    out = decode_in_subprocess(path)
     assert out.returncode == 2 and out.stderr == "", out.stderr
     assert out.stdout.strip().startswith(f"{path}: ") and problem in out.stdout and out.stdout.count("\n") == 1
+
+
+def test_damaged_dicom_and_transparent_palette_print_no_library_warnings(tmp_path):
+    damaged = tmp_path / "damaged.dcm"
+    damaged.write_bytes(bytes(128) + b"DICM" + b"\xff" * 40)
+    out = decode_in_subprocess(damaged)
+    assert out.returncode == 2 and out.stderr == "" and "damaged.dcm: " in out.stdout, out.stderr
+    palette = Image.new("P", (32, 32), 3)
+    palette.info["transparency"] = 3
+    palette.save(tmp_path / "palette.png")
+    out = decode_in_subprocess(tmp_path / "palette.png")
+    assert out.returncode == 0 and out.stderr == "" and out.stdout.strip() == "(1, 64, 64)", out.stderr
