@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-pydicom = __import__("pytest").importorskip("pydicom")
+pytest.importorskip("pydicom")   # the `dicom` extra
 
 from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
 from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian, generate_uid  # noqa: E402
