@@ -7,81 +7,163 @@ decode -> gray (Luma, ITU-R 601: 0.299 R + 0.587 G + 0.114 B) or RGB -> resize t
 
 from __future__ import annotations
 
-import io
 import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from gxr.core.dicom import decode_dicom, looks_like_dicom
 from gxr.core.errors import GxrError
+from gxr.core.imagefile import (
+    HIGH_DEPTH_MODES,
+    apply_exif_orientation,
+    check_size,
+    one_line,
+    open_encoded,
+    png_significant_bits,
+    to_8bit_image,
+)
+from gxr.core.pixeldepth import to_uint8
 
 ImageLike = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 
-def open_image(src: ImageLike, name: str | None = None) -> Image.Image:
-    """Decode a path, encoded bytes, PIL image or numpy array (H x W, H x W x 3|4) into a PIL image."""
+@dataclass
+class DecodedImage:
+    """A decoded image ready for `to_model_pixels` (8 bits per channel), and what a per-image result should
+    record about it: format, original size and mode, bit depth used, DICOM fields (photometric interpretation,
+    pixel spacing in mm, VOI used, frames) and notes (first frame of many, draft scale, EXIF orientation)."""
+
+    image: Image.Image
+    meta: dict = field(default_factory=dict)
+
+
+def decode(src: ImageLike, name: str | None = None, *, model_size: int | None = None,
+           apply_voi: bool = True) -> DecodedImage:
+    """Decode a path, encoded bytes (PNG, JPEG, TIFF, BMP, DICOM, ...), PIL image or numpy array.
+
+    Bit depth and value ranges follow gxr.core.pixeldepth, files gxr.core.imagefile, DICOM gxr.core.dicom.
+    `model_size` lets full-size JPEGs decode at a reduced DCT scale (still >= model_size per side).
+    `apply_voi=False` ignores a DICOM file's VOI LUT / window. Bad input raises a one-line GxrError naming it."""
+    label = _label(src, name)
     if isinstance(src, Image.Image):
-        return src
+        return _from_pil(src, label)
     if isinstance(src, np.ndarray):
-        return _array_to_image(src, name or "array")
-    label = name or (str(src) if not isinstance(src, bytes) else "image bytes")
+        return _from_array(src, label)
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        data = bytes(src)
+    elif isinstance(src, (str, os.PathLike)):
+        data = _read_file(Path(src), label)
+    else:
+        raise GxrError(f"{label}: expected an image file path, encoded bytes, a PIL image or a numpy array; "
+                       f"got {type(src).__name__}")
+    if not data:
+        raise GxrError(f"{label}: empty file (0 bytes)")
+    if looks_like_dicom(data, label):
+        return _from_dicom(data, label, apply_voi)
+    return _from_encoded(data, label, model_size)
+
+
+def _label(src, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    if isinstance(src, Image.Image):
+        return getattr(src, "filename", "") or "PIL image"
+    return {bytes: "image bytes", np.ndarray: "array"}.get(type(src), "image")
+
+
+def _read_file(path: Path, label: str) -> bytes:
     try:
-        if isinstance(src, bytes):
-            img = Image.open(io.BytesIO(src))
-        else:
-            img = Image.open(src)
-        img.load()
-    except FileNotFoundError:
-        raise GxrError(f"{label}: image file not found") from None
-    except IsADirectoryError:
-        raise GxrError(f"{label}: is a directory, not an image") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise GxrError(f"{label}: cannot decode image ({exc})") from None
-    return img
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise GxrError(f"{label}: image file not found") from exc
+    except IsADirectoryError as exc:
+        raise GxrError(f"{label}: is a directory, not an image") from exc
+    except OSError as exc:
+        raise GxrError(f"{label}: cannot read image ({exc.strerror or one_line(exc)})") from exc
 
 
-def _array_to_image(arr: np.ndarray, name: str) -> Image.Image:
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating) and arr.size and 0.0 <= arr.min() and arr.max() <= 1.0:
-            arr = np.round(arr * 255.0).astype(np.uint8)
-        else:
-            raise GxrError(f"{name}: numpy images must be uint8, or float in [0, 1]; got {arr.dtype}")
-    if arr.ndim == 2:
-        return Image.fromarray(arr, "L")
-    if arr.ndim == 3 and arr.shape[2] in (3, 4):
-        return Image.fromarray(np.ascontiguousarray(arr), "RGB" if arr.shape[2] == 3 else "RGBA")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        return Image.fromarray(arr[:, :, 0], "L")
-    raise GxrError(f"{name}: expected an H x W or H x W x 3 array, got shape {tuple(arr.shape)}")
+def _from_encoded(data: bytes, label: str, model_size: int | None) -> DecodedImage:
+    img, notes, full_size = open_encoded(data, label, model_size)
+    meta = {"format": img.format, "width": full_size[0], "height": full_size[1], "mode": img.mode}
+    sbit = png_significant_bits(data) if img.format == "PNG" and img.mode in HIGH_DEPTH_MODES else None
+    img, meta["bits"] = to_8bit_image(img, label, sbit)
+    return DecodedImage(img, {**meta, "notes": notes})
 
 
-def _to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit and 32-bit gray (common for X-rays) -> 8-bit by scaling the full range."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        scaled = (arr - lo) / (hi - lo or 1.0) * 255.0
-        return Image.fromarray(np.clip(scaled + 0.5, 0, 255).astype(np.uint8), "L")
-    return img
+def _from_dicom(data: bytes, label: str, apply_voi: bool) -> DecodedImage:
+    dcm = decode_dicom(data, label, apply_voi)
+    height, width = dcm.pixels.shape[:2]
+    check_size((width, height), label)
+    img = Image.fromarray(dcm.pixels, "L" if dcm.pixels.ndim == 2 else "RGB")
+    return DecodedImage(img, {"format": "DICOM", "width": width, "height": height, **dcm.meta, "notes": dcm.notes})
 
 
-def to_model_pixels(img: Image.Image, channels: int, size: int) -> np.ndarray:
-    """PIL image -> uint8 C x size x size; gray via Luma (PIL's "L" uses 299/587/114), color as RGB."""
-    img = _to_8bit(img)
-    if img.mode in ("RGBA", "LA", "P", "PA"):
-        img = img.convert("RGB")
-    img = img.convert("L" if channels == 1 else "RGB")
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.BILINEAR)
-    arr = np.array(img, dtype=np.uint8)   # a writable copy
+def _from_array(arr: np.ndarray, label: str) -> DecodedImage:
+    """H x W, H x W x 1|3|4 arrays of uint8, other integers or floats in [0, 1] (see gxr.core.pixeldepth)."""
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4))):
+        raise GxrError(f"{label}: expected an H x W or H x W x 1|3|4 (channels last) array, got shape "
+                       f"{tuple(arr.shape)}")
+    check_size((arr.shape[1], arr.shape[0]), label)
+    pixels, bits = to_uint8(arr, label)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    mode = "L" if pixels.ndim == 2 else {3: "RGB", 4: "RGBA"}[pixels.shape[2]]
+    img = Image.fromarray(np.ascontiguousarray(pixels), mode)
+    return DecodedImage(img, {"format": "array", "width": arr.shape[1], "height": arr.shape[0],
+                              "dtype": str(arr.dtype), "bits": bits, "notes": []})
+
+
+def _from_pil(img: Image.Image, label: str) -> DecodedImage:
+    check_size(img.size, label)
+    meta = {"format": img.format or "PIL", "width": img.width, "height": img.height, "mode": img.mode}
+    try:
+        img.load()   # a PIL image opened lazily by the caller is decoded here, so broken data is named as such
+        img, notes = apply_exif_orientation(img)
+        img, meta["bits"] = to_8bit_image(img, label)
+    except GxrError:
+        raise
+    except Exception as exc:   # a lazily opened PIL image whose data is truncated or corrupt
+        raise GxrError(f"{label}: cannot decode image ({one_line(exc)})") from exc
+    return DecodedImage(img, {**meta, "notes": notes})
+
+
+def open_image(src: ImageLike, name: str | None = None) -> Image.Image:
+    """Decode any image source to an 8-bit PIL image (see `decode`; no draft scaling, so training and
+    evaluation stores see full-resolution pixels)."""
+    return decode(src, name).image
+
+
+def to_model_pixels(img: Image.Image, channels: int, size: int, name: str | None = None) -> np.ndarray:
+    """PIL image -> uint8 C x size x size; gray via Luma (PIL's "L" uses 299/587/114), color as RGB.
+    Modes other than L and RGB (P, LA, RGBA, CMYK, 1, ...) go through RGB first; alpha is dropped."""
+    label = name or _label(img, None)
+    img, _ = to_8bit_image(img, label)
+    check_size(img.size, label)
+    target = "L" if channels == 1 else "RGB"
+    try:
+        if img.mode not in ("L", "RGB"):
+            img = img.convert("RGB")
+        img = img.convert(target)
+        if img.size != (size, size):
+            img = img.resize((size, size), Image.BILINEAR)
+        arr = np.array(img, dtype=np.uint8)   # a writable copy
+    except Exception as exc:   # modes Pillow cannot convert, or lazily decoded data that turns out corrupt
+        raise GxrError(f"{label}: cannot convert {img.mode} pixels to {target} ({one_line(exc)})") from exc
     return arr[None] if channels == 1 else np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
-def load_pixels(src: ImageLike, channels: int, size: int, name: str | None = None) -> np.ndarray:
-    """Decode any image source straight to uint8 C x size x size."""
-    return to_model_pixels(open_image(src, name), channels, size)
+def decode_pixels(src: ImageLike, channels: int, size: int, name: str | None = None, *,
+                  apply_voi: bool = True) -> tuple[np.ndarray, dict]:
+    """Decode any image source to uint8 C x size x size plus its per-image metadata (`DecodedImage.meta`)."""
+    decoded = decode(src, name, model_size=size, apply_voi=apply_voi)
+    return to_model_pixels(decoded.image, channels, size, _label(src, name)), decoded.meta
 
+
+def load_pixels(src: ImageLike, channels: int, size: int, name: str | None = None) -> np.ndarray:
+    """Decode any image source straight to uint8 C x size x size (full-size JPEGs in draft mode)."""
+    return decode_pixels(src, channels, size, name)[0]
