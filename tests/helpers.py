@@ -117,3 +117,16 @@ def delong_reference(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float
     var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
     z = (aucs[0] - aucs[1]) / np.sqrt(var)
     return aucs[0], aucs[1], float(z), float(2 * norm.sf(abs(z)))
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height pixels (the IDAT holds almost nothing)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(600))) + chunk(
+        b"IEND", b"")

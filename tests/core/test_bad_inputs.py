@@ -13,7 +13,7 @@ from PIL import Image
 
 from gxr.core.errors import GxrError
 from gxr.core.preprocess import load_pixels, to_model_pixels
-from tests.core.test_decode import bomb_png
+from tests.helpers import bomb_png
 
 
 def good_png(path: Path, side: int = 32) -> Path:

@@ -15,7 +15,7 @@ from PIL import Image, PngImagePlugin
 
 from gxr.core.errors import GxrError
 from gxr.core.preprocess import decode, decode_pixels, load_pixels, open_image, to_model_pixels
-from tests.conftest import REPO
+from tests.helpers import REPO, bomb_png
 
 
 @pytest.fixture(scope="module")
@@ -118,19 +118,6 @@ def test_full_size_jpeg_uses_draft_mode(data_root, tmp_path):
     assert min(reduced.size) >= 299 and reduced.width <= full.width // 2
     exact = to_model_pixels(open_image(jpeg), 1, 299)
     assert pixels.shape == (1, 299, 299) and np.abs(pixels.astype(int) - exact).mean() < 2.0
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A tiny PNG whose header declares width x height pixels (the IDAT holds almost nothing)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(600))) + chunk(
-        b"IEND", b"")
 
 
 def decode_in_subprocess(path) -> subprocess.CompletedProcess:
