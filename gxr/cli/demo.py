@@ -23,6 +23,7 @@ def demo(
     lr: float = typer.Option(1e-3, help="Higher than the paper's 1e-4: no ImageNet weights here, training starts "
                              "from scratch"),
     train_fraction: float = typer.Option(1.0, help="Use this fraction of the training split"),
+    label_smoothing: float = typer.Option(0.1, help="Label smoothing (multi-class data): keeps logits bounded"),
     init_gray: Path | None = typer.Option(None, help="Pre-trained weights for the gray model (e.g. gxr convert of a "
                                           "color one)"),
     init_color: Path | None = typer.Option(None, help="Pre-trained weights for the color model"),
@@ -36,7 +37,8 @@ def demo(
 
     root = find_data_root() if data is None else _optional_root()
     settings = DemoSettings(data=data or default_data(root), arch=arch, epochs=epochs, image_size=image_size,
-                            batch_size=batch_size, lr=lr, train_fraction=train_fraction, init_gray=init_gray,
+                            batch_size=batch_size, lr=lr, train_fraction=train_fraction,
+                            label_smoothing=label_smoothing, init_gray=init_gray,
                             init_color=init_color, iters=iters, device=device)
     out = out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = run_demo(settings, out, console, root)

@@ -32,6 +32,7 @@ class DemoSettings:
     batch_size: int = 32
     lr: float = 1e-3
     train_fraction: float = 1.0
+    label_smoothing: float = 0.1   # bounds the logits (no more -12,910 on real images); multi-class tasks only
     init_gray: Path | None = None
     init_color: Path | None = None
     iters: int = 20
@@ -68,7 +69,7 @@ def run_demo(settings: DemoSettings, out: Path, console: Console, data_root: Pat
         steps.next(f"({channels}-channel {s.arch}, {s.image_size}px, {s.epochs} epochs)")
         recipe = FinetuneRecipe(arch=s.arch, channels=channels, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
                                 image_size=s.image_size, patience=s.epochs, train_fraction=s.train_fraction,
-                                device=s.device)
+                                label_smoothing=s.label_smoothing, device=s.device)
         runs[key] = train_stage(out / key, False, recipe, s.data, console, init=init)
     exported = {}
     for key in runs:
@@ -86,7 +87,7 @@ def run_demo(settings: DemoSettings, out: Path, console: Console, data_root: Pat
     steps.next()
     fullsize = check_fullsize(out / "models", data_root)
     summary = {"data": s.data, "arch": s.arch, "image_size": s.image_size, "epochs": s.epochs, "lr": s.lr,
-               "train_fraction": s.train_fraction,
+               "train_fraction": s.train_fraction, "label_smoothing": s.label_smoothing,
                "init": {"gray": str(s.init_gray) if s.init_gray else None,
                         "color": str(s.init_color) if s.init_color else None},
                "task": runs["gray"]["task"], "labels": runs["gray"]["labels"],

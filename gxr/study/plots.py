@@ -61,7 +61,7 @@ def roc_png(panels: list[dict[str, Any]], path: Path) -> Path:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         for arm, (fpr, tpr, auc) in panel["curves"].items():
-            ax.plot(fpr, tpr, label=f"{arm} (AUC {auc:.3f})", linewidth=1.6)
+            ax.plot(fpr, tpr, label=f"{arm} (mean AUC {auc:.3f})", linewidth=1.6)
         ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
         ax.set(title=panel["title"], xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1),
                ylim=(0, 1.01))
@@ -85,7 +85,7 @@ def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float | N
     ax.axhline(0.5, color="0.6", linestyle=":", linewidth=1)
     ax.set_xticks(x, groups)
     ax.set(ylabel=ylabel, title=title, ylim=ylim)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
 
 
