@@ -52,6 +52,7 @@ class StudyContext:
     settings: dict[str, Any]
     specs: dict[str, str]
     stages: Stages = field(init=False)
+    overrides: dict[str, Any] = field(default_factory=dict)   # settings changed from the defaults
     started: float = field(default_factory=time.perf_counter)
     command: str = field(default_factory=lambda: " ".join(["gxr", *sys.argv[1:]]))
 

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from gxr.bench.machine_load import machine_load, timing_warnings
 from gxr.core.fileio import write_json
 from gxr.study.evaluation import delong_pair, score_split, strip_arrays
 from gxr.study.stages import export_stage, time_models, train_stage
-from gxr.study.timing import machine_load, timing_warnings
 
 NIH_CAVEAT = ("the shipped NIH set is 1000 images at 64 px (701 for training): 14-label AUCs from it are close to "
               "chance and say little about gray vs color; the paper used 112,120 images at 299 px")

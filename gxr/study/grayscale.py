@@ -78,9 +78,9 @@ def _pretrain_summary(p: dict[str, Any], accuracy: dict[str, Any]) -> dict[str, 
 
 
 def _latency(ctx: StudyContext, arms: dict[str, Any], iters: int) -> dict[str, Any]:
+    from gxr.bench.machine_load import machine_load
     from gxr.runtime import load
     from gxr.study.stages import time_models
-    from gxr.study.timing import machine_load
 
     load_before = machine_load()
     models = {"gray": load(arms["gray-pretrained"]["dir"], backend="torch", device=ctx.device),

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from gxr.bench.machine_load import timing_warnings
 from gxr.core.metrics import one_hot_targets
 from gxr.study.context import StudyContext
 from gxr.study.evaluation import delong_pair, roc_points
 from gxr.study.grayscale import ARMS, PAIRS, TASK_TITLES, WHAT
 from gxr.study.report import fmt, fmt_p, md_table, print_summary, rich_table, write_outputs
 from gxr.study.stages import settings_hash
-from gxr.study.timing import timing_warnings
 
 
 def comparisons(results: dict[str, Any]) -> dict[str, Any]:

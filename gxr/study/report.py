@@ -40,8 +40,11 @@ def write_outputs(ctx: StudyContext, title: str, what: str, sections: list[str],
     """Write report.md and results.json; returns the results document."""
     seconds = time.perf_counter() - ctx.started
     machine = machine_info()
-    scale = "QUICK smoke-scale run (for CI): its numbers mean nothing." if ctx.quick else "Settings below."
+    changed = ", ".join(f"{k} = {v}" for k, v in ctx.overrides.items())
+    base = "QUICK smoke-scale run (for CI): its numbers mean nothing" if ctx.quick else "The study's default settings"
+    scale = f"{base}{', changed: ' + changed if changed else ''}."
     doc = {"study": ctx.name, "title": title, "command": ctx.command, "quick": ctx.quick, "device": ctx.device,
+           "changed_from_defaults": ctx.overrides,
            "settings": ctx.settings, "data": ctx.fingerprints(data_keys), "machine": machine,
            "what_this_is": what, "scale_note": SCALE_NOTE, "results": results, "plots": plots,
            "stages": ctx.stages.log.entries, "seconds_this_invocation": seconds}

@@ -27,6 +27,15 @@ def study_settings(name: str, quick: bool, overrides: dict[str, Any]) -> dict[st
     return settings
 
 
+def changed_settings(name: str, quick: bool, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that differ from the study's defaults (or its quick settings)."""
+    from gxr.study import depth, grayscale, transfer
+
+    module = {"grayscale": grayscale, "transfer": transfer, "depth": depth}[name]
+    base = module.QUICK if quick else module.DEFAULTS
+    return {k: v for k, v in settings.items() if base.get(k) != v}
+
+
 def run_study(name: str, out: Path, console: Console, quick: bool = False, device: str = "auto",
               overrides: dict[str, Any] | None = None, data_root: Path | None = None) -> dict[str, Any]:
     """Run (or continue) study `name` in `out`; returns its results document (also in out/results.json)."""
@@ -35,6 +44,7 @@ def run_study(name: str, out: Path, console: Console, quick: bool = False, devic
     settings = study_settings(name, quick, overrides or {})
     ctx = StudyContext(name, Path(out), console, resolve_device(device), quick, settings,
                        data_specs(data_root or find_data_root()))
+    ctx.overrides = changed_settings(name, quick, settings)
     ctx.out.mkdir(parents=True, exist_ok=True)
     if name == "grayscale":
         from gxr.study import grayscale, grayscale_report

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from gxr.bench.machine_load import timing_warnings
 from gxr.core.errors import GxrError
 from gxr.study.evaluation import roc_points, top_k_accuracy
 from gxr.study.runner import study_settings
 from gxr.study.stages import Stages, settings_hash
-from gxr.study.timing import timing_warnings
 from gxr.study.transfer import epochs_to_fraction
 from tests.conftest import assert_one_line_error, run_gxr
 
