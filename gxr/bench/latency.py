@@ -176,29 +176,3 @@ def sample_image_files(model: Model, data_spec: str | None, count: int, folder: 
 
 def temp_folder() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="gxr-bench-")
-
-
-NOISY_P90_OVER_P50 = 1.5
-
-
-def noise_warnings(timings: Sequence[Timing], load_before: float, load_after: float) -> list[str]:
-    """Why these timings may not be trustworthy: spread between runs, or other work on the machine."""
-    import os
-
-    out = [f"{t.model} {t.mode} b{t.batch}: p90 is {t.ms_per_image_p90 / t.ms_per_image_p50:.1f}x p50 "
-           "(noisy: other work on the machine?)" for t in timings
-           if t.ms_per_image_p50 > 0 and t.ms_per_image_p90 / t.ms_per_image_p50 > NOISY_P90_OVER_P50]
-    cores = os.cpu_count() or 1
-    if max(load_before, load_after) > cores:
-        out.append(f"load average {max(load_before, load_after):.1f} on {cores} cores while timing: other jobs "
-                   "were running; these numbers are not clean")
-    return out
-
-
-def load_average() -> float:
-    import os
-
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return 0.0

@@ -15,8 +15,6 @@ from gxr.bench.latency import (
     backend_speedups,
     bench_model,
     gray_color_ratios,
-    load_average,
-    noise_warnings,
     sample_image_files,
     temp_folder,
 )
@@ -70,7 +68,7 @@ def run_latency(models: Sequence[Path], *, backends: Sequence[str] = ("auto",), 
         raise GxrError(f"{len(labels)} labels for {len(models)} models")
     timings: list[Timing] = []
     notes: list[str] = []
-    load_before = load_average()
+    load_before = machine_load()
     with temp_folder() as tmp:
         for i, path in enumerate(models):
             name = labels[i] if labels else str(path)
@@ -87,9 +85,9 @@ def run_latency(models: Sequence[Path], *, backends: Sequence[str] = ("auto",), 
     settings = {"models": [str(p) for p in models], "backends": list(backends), "batch_sizes": list(batch_sizes),
                 "warmup": warmup, "iters": iters, "threads": threads, "device": device, "end_to_end": end_to_end,
                 "device_resident": device_resident,
-                "torch_options": torch_options.to_dict() if torch_options else None}
+                "torch_options": torch_options.to_dict() if torch_options else None, "machine_load": load_before}
     return LatencyReport(timings, settings, machine_info(), notes,
-                         noise_warnings(timings, load_before, load_average()))
+                         timing_warnings(load_before, [asdict(t) for t in timings]))
 
 
 def run_parity(ref: Path, candidate: Path, *, data: str | None = None, split: str = "test",

@@ -146,14 +146,3 @@ def test_latency_same_model_under_onnxruntime_and_torch(tmp_path, exported):
     assert row["batch"] == 1
     assert row["torch_over_onnxruntime"] == pytest.approx(pt["ms_per_image_p50"] / ort["ms_per_image_p50"])
     assert "PyTorch eager / ONNX Runtime" in result.stdout
-
-
-def test_noise_warnings_flag_spread_and_load():
-    from gxr.bench.latency import Timing, noise_warnings
-
-    steady = Timing("m", "m", "onnxruntime", "cpu", 1, "uint8", "compute", 1, 3, 10.0, 11.0, 12.0, 100.0, 1, [])
-    noisy = Timing("m", "m", "onnxruntime", "cpu", 1, "uint8", "compute", 8, 3, 10.0, 30.0, 40.0, 100.0, 1, [])
-    assert noise_warnings([steady], 0.0, 0.0) == []
-    (spread,) = noise_warnings([steady, noisy], 0.0, 0.0)
-    assert "b8" in spread and "3.0x p50" in spread
-    assert any("load average" in w for w in noise_warnings([steady], 0.0, 1000.0))

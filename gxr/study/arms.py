@@ -1,0 +1,49 @@
+"""Building blocks the studies share: pre-train a model, fine-tune one arm, evaluate it on the test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gxr.study.context import StudyContext
+from gxr.study.evaluation import score_split, split_logits
+from gxr.study.stages import settings_hash, train_stage
+
+
+def pretrain(ctx: StudyContext, name: str, arch: str, channels: int, image_size: int, epochs: int,
+             fraction: float, batch_size: int) -> dict[str, Any]:
+    """Pre-train on Imagenette with `gxr train pretrain`'s recipe (RMSProp, lr 0.01 x0.94 every 2 epochs,
+    Luma after augmentation for gray). Returns the run's metrics plus `dir` and `hash`."""
+    from gxr.train.recipes import PretrainRecipe
+
+    recipe = PretrainRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size,
+                            image_size=image_size, train_fraction=fraction, device=ctx.device)
+    settings = {"recipe": recipe.to_dict(), "data": ctx.specs["imagenette"]}
+    result = ctx.stages.run(name, settings, lambda folder, resume: train_stage(
+        folder, resume, recipe, ctx.specs["imagenette"], ctx.console))
+    return {**result, "dir": str(ctx.stages.folder(name)), "hash": settings_hash(settings)}
+
+
+def finetune(ctx: StudyContext, name: str, task: str, arch: str, channels: int, init: dict[str, Any] | None,
+             image_size: int, epochs: int, lr: float, batch_size: int, fraction: float = 1.0,
+             freeze_until: str | None = None) -> dict[str, Any]:
+    """Fine-tune one arm on an X-ray task (Adam, best epoch by validation loss), then score it on the test
+    split through the runtime. `init` is a `pretrain` result (None: from scratch)."""
+    from gxr.train.recipes import FinetuneRecipe
+
+    recipe = FinetuneRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
+                            image_size=image_size, train_fraction=fraction, patience=epochs,
+                            freeze_until=freeze_until, device=ctx.device)
+    init_path = Path(init["dir"]) / "model.pt" if init else None
+    settings = {"recipe": recipe.to_dict(), "data": ctx.specs[task], "init": init["hash"] if init else None}
+    run = ctx.stages.run(name, settings, lambda folder, resume: train_stage(
+        folder, resume, recipe, ctx.specs[task], ctx.console, init=init_path))
+    folder = ctx.stages.folder(name)
+    scored = ctx.stages.run(f"{name}/eval", {"of": settings_hash(settings)},
+                            lambda _folder, _resume: _score(folder, ctx.specs[task], ctx.device))
+    return {"run": run, "test": scored, "dir": str(folder)}
+
+
+def _score(run_dir: Path, spec: str, device: str) -> dict[str, Any]:
+    logits, targets, info = split_logits(run_dir, spec, "test", device)
+    return score_split(logits, targets, info["task"], info["labels"])

@@ -1,0 +1,93 @@
+"""`gxr study grayscale`: Xie & Richmond (2018) Tables 1-4 and Figure 3 at small scale.
+
+Pre-train gray and color models on Imagenette, compare them on Imagenette val (Table 1), show their
+first-layer kernels (Figure 3), fine-tune four arms on each X-ray task (Tables 2-3), time gray vs color
+(Table 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gxr.study.arms import finetune, pretrain
+from gxr.study.context import StudyContext
+from gxr.study.evaluation import split_logits, top_k_accuracy
+
+TASKS = ("pneumonia", "covid", "nih")
+TASK_TITLES = {"pneumonia": "PneumoniaMNIST (official split)", "covid": "COVID-19 Radiography, 3 classes",
+               "nih": "NIH ChestX-ray14 (1000 images, patient-disjoint re-split)"}
+# arm -> (channels, which pre-trained model initializes it)
+ARMS = {"gray-pretrained": (1, "gray"), "color-pretrained": (3, "color"), "color-folded-to-gray": (1, "color"),
+        "scratch": (1, None)}
+PAIRS = (("gray-pretrained", "color-pretrained"), ("gray-pretrained", "color-folded-to-gray"),
+         ("gray-pretrained", "scratch"), ("color-pretrained", "scratch"))
+
+DEFAULTS = {"arch": "inception_v3", "pretrain_image_size": 80, "pretrain_epochs": 8, "pretrain_fraction": 1.0,
+            "pretrain_batch_size": 64, "finetune_image_size": 80, "finetune_epochs": 3, "finetune_fraction": 1.0,
+            "finetune_lr": 1e-3, "finetune_batch_size": 32, "tasks": list(TASKS), "latency_iters": 30}
+QUICK = {**DEFAULTS, "arch": "resnet18", "pretrain_image_size": 32, "pretrain_epochs": 1, "pretrain_fraction": 0.05,
+         "finetune_image_size": 32, "finetune_epochs": 1, "finetune_fraction": 0.1, "latency_iters": 5}
+
+WHAT = ("Gray (1-channel stem, Luma after augmentation) and color (3-channel) models of one architecture are "
+        "pre-trained on Imagenette with the paper's ImageNet recipe, then fine-tuned on chest X-ray tasks in four "
+        "arms: from the gray model, from the color model, from the color model folded to gray (first conv summed "
+        "over its input channels, as `gxr convert` does), and from scratch. It tests, at small scale, the paper's "
+        "claim that gray pre-training transfers at least as well to X-rays as color pre-training and runs faster. "
+        "It is not ImageNet pre-training, and it is not the paper's full-resolution NIH experiment.")
+
+
+def run(ctx: StudyContext) -> dict[str, Any]:
+    s = ctx.settings
+    ctx.step("pre-train gray and color models on Imagenette")
+    pre = {key: pretrain(ctx, f"pretrain-{key}", s["arch"], channels, s["pretrain_image_size"],
+                         s["pretrain_epochs"], s["pretrain_fraction"], s["pretrain_batch_size"])
+           for key, channels in (("gray", 1), ("color", 3))}
+    ctx.step("Table 1: top-1 / top-5 on Imagenette val (gray model on Luma images)")
+    table1 = {key: ctx.stages.run(f"pretrain-{key}/eval-val", {"of": p["hash"]},
+                                  lambda _f, _r, p=p: _imagenette_accuracy(ctx, p["dir"])) for key, p in pre.items()}
+    tasks = {}
+    for task in s["tasks"]:
+        ctx.step(f"fine-tune four arms on {TASK_TITLES[task]}")
+        tasks[task] = {arm: finetune(ctx, f"{task}/{arm}", task, s["arch"], channels, pre[init] if init else None,
+                                     s["finetune_image_size"], s["finetune_epochs"], s["finetune_lr"],
+                                     s["finetune_batch_size"], s["finetune_fraction"])
+                       for arm, (channels, init) in ARMS.items()}
+    ctx.step("Table 4: ms/image, gray vs color fine-tuned models")
+    first = s["tasks"][0]
+    latency = ctx.stages.run("latency", {"models": [tasks[first][a]["dir"] for a in ARMS], "iters": s["latency_iters"],
+                                         "device": ctx.device},
+                             lambda _f, _r: _latency(ctx, tasks[first], s["latency_iters"]))
+    return {"pretrain": {k: _pretrain_summary(p, table1[k]) for k, p in pre.items()}, "tasks": tasks,
+            "latency": latency}
+
+
+def _imagenette_accuracy(ctx: StudyContext, run_dir: str) -> dict[str, Any]:
+    """Top-1 / top-5 on the Imagenette val folder (gxr's `test` split for a folder without test/)."""
+    logits, targets, _ = split_logits(run_dir, ctx.specs["imagenette"], "test", ctx.device)
+    return {"images": int(len(targets)), "top1": top_k_accuracy(logits, targets, 1),
+            "top5": top_k_accuracy(logits, targets, 5)}
+
+
+def _pretrain_summary(p: dict[str, Any], accuracy: dict[str, Any]) -> dict[str, Any]:
+    history = p["history"]
+    return {"val": accuracy, "best_epoch": p["best_epoch"], "epochs_run": len(history),
+            "heldout_accuracy_per_epoch": [h["val_accuracy"] for h in history],
+            "train_images_per_s": float(np.median([h["train_images_per_s"] for h in history])),
+            "seconds": float(sum(h["seconds"] for h in history)), "dir": p["dir"]}
+
+
+def _latency(ctx: StudyContext, arms: dict[str, Any], iters: int) -> dict[str, Any]:
+    from gxr.bench.machine_load import machine_load
+    from gxr.runtime import load
+    from gxr.study.stages import time_models
+
+    load_before = machine_load()
+    models = {"gray": load(arms["gray-pretrained"]["dir"], backend="torch", device=ctx.device),
+              "color": load(arms["color-pretrained"]["dir"], backend="torch", device=ctx.device)}
+    try:
+        rows = time_models(models, [1], warmup=3, iters=iters)
+    finally:
+        for model in models.values():
+            model.close()
+    return {"timings": rows, "machine_load": load_before}

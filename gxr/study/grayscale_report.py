@@ -1,0 +1,132 @@
+"""Tables, figures and the report of `gxr study grayscale`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gxr.bench.machine_load import timing_warnings
+from gxr.core.metrics import one_hot_targets
+from gxr.study.context import StudyContext
+from gxr.study.evaluation import delong_pair, roc_points
+from gxr.study.grayscale import ARMS, PAIRS, TASK_TITLES, WHAT
+from gxr.study.report import fmt, fmt_p, md_table, print_summary, rich_table, write_outputs
+from gxr.study.stages import settings_hash
+
+
+def comparisons(results: dict[str, Any]) -> dict[str, Any]:
+    """Per task and pair of arms: per-label AUCs and DeLong p-values on the same test images."""
+    out = {}
+    for task, arms in results["tasks"].items():
+        first = arms["gray-pretrained"]["run"]
+        out[task] = {f"{a} vs {b}": delong_pair(arms[a]["test"], arms[b]["test"], first["task"], first["labels"])
+                     for a, b in PAIRS}
+    return out
+
+
+def make_plots(ctx: StudyContext, results: dict[str, Any]) -> list[str]:
+    names = ["plots/kernels.png", "plots/roc.png", "plots/auc.png"]
+    ctx.stages.run("plots", {"inputs": settings_hash(results)}, lambda folder, _r: _draw(ctx, folder, results))
+    return names
+
+
+def _draw(ctx: StudyContext, folder: Path, results: dict[str, Any]) -> dict[str, Any]:
+    from gxr.nets import ARCHS
+    from gxr.nets.checkpoint import read_checkpoint
+    from gxr.study import plots
+
+    arch = ctx.settings["arch"]
+    stem = ARCHS[arch][0] + ".weight"
+    weights = {f"{key}-pretrained": read_checkpoint(Path(p["dir"]) / "model.pt")["state_dict"][stem].float().numpy()
+               for key, p in results["pretrain"].items()}
+    plots.kernels_png(weights, f"First-layer kernels, {arch} pre-trained on Imagenette", folder / "kernels.png")
+    panels = [{"title": TASK_TITLES[t].split(" (")[0].split(",")[0],
+               "curves": {arm: _micro_roc(arms[arm]) for arm in ARMS}} for t, arms in results["tasks"].items()]
+    plots.roc_png(panels, folder / "roc.png")
+    series = {arm: [arms[arm]["test"]["mean_auc"] for arms in results["tasks"].values()] for arm in ARMS}
+    plots.grouped_bars_png([t for t in results["tasks"]], series, "test mean AUC",
+                           "Fine-tuned test AUC per task and initialization", folder / "auc.png")
+    return {"files": sorted(p.name for p in folder.glob("*.png"))}
+
+
+def _micro_roc(arm: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, float]:
+    """ROC pooled over labels (one-vs-rest for classes); the legend gives the mean per-label AUC."""
+    run, test = arm["run"], arm["test"]
+    y = one_hot_targets(np.asarray(test["targets"]), run["task"], len(run["labels"]))
+    fpr, tpr = roc_points(y.ravel(), np.asarray(test["probabilities"]).ravel())
+    return fpr, tpr, test["mean_auc"] or float("nan")
+
+
+def _pretrain_rows(results: dict[str, Any]) -> list[list[str]]:
+    return [[key, fmt(p["val"]["top1"]), fmt(p["val"]["top5"]), str(p["val"]["images"]), str(p["best_epoch"]),
+             f"{p['train_images_per_s']:.0f}", f"{p['seconds'] / 60:.1f}"] for key, p in results["pretrain"].items()]
+
+
+def _task_rows(arms: dict[str, Any]) -> list[list[str]]:
+    labels = arms["gray-pretrained"]["run"]["labels"]
+    rows = []
+    for label in labels:
+        rows.append([label] + [fmt(arms[a]["test"]["auc"].get(label)) for a in ARMS])
+    rows.append(["**mean AUC**"] + [fmt(arms[a]["test"]["mean_auc"]) for a in ARMS])
+    if arms["gray-pretrained"]["test"]["accuracy"] is not None:
+        rows.append(["accuracy"] + [fmt(arms[a]["test"]["accuracy"]) for a in ARMS])
+    rows.append(["max abs logit"] + [f"{arms[a]['test']['max_abs_logit']:.1f}" for a in ARMS])
+    return rows
+
+
+def _pair_rows(pairs: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
+    rows = []
+    for pair, labels in pairs.items():
+        for r in labels:
+            rows.append([pair, r["label"], str(r["positives"]), fmt(r["auc_a"]), fmt(r["auc_b"]),
+                         fmt_p(r["p_value"]) + r["stars"]])
+    return rows
+
+
+def _latency_rows(latency: dict[str, Any]) -> list[list[str]]:
+    return [[t["model"], t["backend"], str(t["channels"]), f"{t['ms_per_image_p50']:.2f}",
+             f"{t['ms_per_image_p90']:.2f}", f"{t['ms_per_image_p99']:.2f}"] for t in latency["timings"]]
+
+
+def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
+    """Comparisons, plots, report.md, results.json and the rich summary."""
+    results["comparisons"] = comparisons(results)
+    plot_names = make_plots(ctx, results)
+    warnings = timing_warnings(results["latency"]["machine_load"], results["latency"]["timings"])
+    results["latency"]["warnings"] = warnings
+    sections = ["## Table 1: pre-training on Imagenette", "",
+                md_table(["model", "val top-1", "val top-5", "val images", "best epoch", "train img/s", "minutes"],
+                         _pretrain_rows(results)), "",
+                "The gray model is evaluated on Luma-converted val images. Best epoch chosen on 10% of train held "
+                "out; the Imagenette val folder is only evaluated.", "", "![kernels](plots/kernels.png)", ""]
+    for task, arms in results["tasks"].items():
+        sections += [f"## {TASK_TITLES[task]}: test AUC per initialization", "",
+                     md_table(["label"] + list(ARMS), _task_rows(arms)), "", "DeLong tests (two-sided; * p < 0.05, "
+                     "** p < 0.01):", "", md_table(["pair (a vs b)", "label", "positives", "AUC a", "AUC b", "p"],
+                                                    _pair_rows(results["comparisons"][task])), ""]
+    sections += ["![ROC](plots/roc.png)", "", "![AUC](plots/auc.png)", "",
+                 "## Table 4: ms/image, gray vs color (batch 1, PyTorch)", "",
+                 md_table(["model", "backend", "channels", "p50", "p90", "p99"], _latency_rows(results["latency"])), ""]
+    sections += [f"**Warning**: {w}" for w in warnings] + ([""] if warnings else [])
+    doc = write_outputs(ctx, "Gray vs color pre-training for chest X-rays (Xie & Richmond 2018, small scale)", WHAT,
+                        sections, results, ["imagenette", *ctx.settings["tasks"]], plot_names)
+    tables = [rich_table("Table 1: Imagenette val", ["model", "top-1", "top-5", "images", "best epoch", "img/s",
+                                                     "min"], _pretrain_rows(results))]
+    tables += [rich_table(f"{TASK_TITLES[t]}: test", ["label", *ARMS], _task_rows(arms))
+               for t, arms in results["tasks"].items()]
+    tables.append(rich_table("Table 4: ms/image (batch 1)", ["model", "backend", "ch", "p50", "p90", "p99"],
+                             _latency_rows(results["latency"])))
+    for w in warnings:
+        ctx.console.print(f"[yellow]warning[/]: {w}")
+    print_summary(ctx, tables, _closing(results))
+    return doc
+
+
+def _closing(results: dict[str, Any]) -> str:
+    parts = []
+    for task, arms in results["tasks"].items():
+        g, c = arms["gray-pretrained"]["test"]["mean_auc"], arms["color-pretrained"]["test"]["mean_auc"]
+        parts.append(f"{task}: gray {fmt(g)} vs color {fmt(c)}")
+    return "Test mean AUC, gray-pretrained vs color-pretrained: " + "; ".join(parts) + "."

@@ -1,0 +1,50 @@
+"""`gxr study grayscale --quick` end to end on the real shipped data (what CI runs), then again: every
+finished stage is skipped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_gxr
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_grayscale_quick_then_rerun_skips_every_stage(tmp_path):
+    out = tmp_path / "gray"
+    first = run_gxr("study", "grayscale", "--quick", "--out", str(out), "--device", "cpu")
+    assert first.returncode == 0, first.stderr[-3000:] + first.stdout[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["quick"] and doc["command"].startswith("gxr study grayscale --quick")
+    assert set(doc["data"]) == {"imagenette", "pneumonia", "covid", "nih"}
+    assert all(len(d["fingerprint"]) == 64 for d in doc["data"].values())
+    results = doc["results"]
+    for key in ("gray", "color"):
+        val = results["pretrain"][key]["val"]
+        assert val["images"] == 3925 and 0.0 <= val["top1"] <= val["top5"] <= 1.0
+    for task, n_labels in (("pneumonia", 1), ("covid", 3), ("nih", 14)):
+        arms = results["tasks"][task]
+        assert set(arms) == {"gray-pretrained", "color-pretrained", "color-folded-to-gray", "scratch"}
+        assert len(results["comparisons"][task]["gray-pretrained vs color-pretrained"]) == n_labels
+    arm = {a: json.loads((out / "covid" / a / "stage.json").read_text())["settings"] for a in arms}
+    assert arm["color-folded-to-gray"]["recipe"]["channels"] == 1       # the color model folded to a gray stem
+    assert arm["color-folded-to-gray"]["init"] == arm["color-pretrained"]["init"] != arm["gray-pretrained"]["init"]
+    assert arm["scratch"]["init"] is None
+    for name in doc["plots"]:
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5000, name
+    report = (out / "report.md").read_text()
+    assert "QUICK" in report and "stands in for ImageNet" in report and "Table 4" in report
+    ran = [e for e in doc["stages"] if e["status"] == "ran"]
+    assert len(ran) >= 2 + 2 + 12 * 2 + 1 + 1     # pretrains, their evals, fine-tunes + evals, latency, plots
+
+    again = run_gxr("study", "grayscale", "--quick", "--out", str(out), "--device", "cpu")
+    assert again.returncode == 0, again.stderr[-3000:]
+    redo = json.loads((out / "results.json").read_text())
+    assert {e["status"] for e in redo["stages"]} == {"skipped"}
+    assert len(redo["stages"]) == len(doc["stages"])
+    assert redo["results"]["tasks"]["covid"]["scratch"]["test"]["mean_auc"] == \
+        results["tasks"]["covid"]["scratch"]["test"]["mean_auc"]
