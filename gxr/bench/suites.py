@@ -18,6 +18,7 @@ from gxr.bench.latency import (
     sample_image_files,
     temp_folder,
 )
+from gxr.bench.machine_load import machine_load, timing_warnings
 from gxr.core.errors import GxrError
 from gxr.core.provenance import machine_info
 from gxr.runtime import data_spec_for, load
