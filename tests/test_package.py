@@ -28,7 +28,7 @@ def test_help_is_fast_and_lists_commands():
     result = run_gxr("--help")
     elapsed = time.perf_counter() - start
     assert result.returncode == 0
-    for command in ("train", "export", "bench", "predict", "convert", "demo"):
+    for command in ("train", "export", "bench", "predict", "convert", "demo", "study"):
         assert command in result.stdout
     assert elapsed < 3.0   # generous for a loaded CI box; the import itself is checked above
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import run_gxr
+from tests.helpers import run_gxr
 
 
 def independent_mean_auc(onnx_path, npz_path, size: int) -> float:

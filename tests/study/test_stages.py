@@ -14,7 +14,7 @@ from gxr.study.evaluation import roc_points, top_k_accuracy
 from gxr.study.runner import study_settings
 from gxr.study.stages import Stages, settings_hash
 from gxr.study.transfer import epochs_to_fraction
-from tests.conftest import assert_one_line_error, run_gxr
+from tests.helpers import expect_cli_error
 
 
 def test_settings_hash_ignores_key_order_and_sees_values():
@@ -91,4 +91,5 @@ def test_settings_overrides_and_unknown_setting():
 
 
 def test_unknown_study_is_a_one_line_error(tmp_path):
-    assert_one_line_error(run_gxr("study", "colour", "--out", str(tmp_path / "x")), "unknown study 'colour'")
+    expect_cli_error("study", "colour", "--out", str(tmp_path / "x"), names=None, needles=["unknown study 'colour'"],
+                     watch=[tmp_path])

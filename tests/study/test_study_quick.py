@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_gxr
+from tests.helpers import run_gxr
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
