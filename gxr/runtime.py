@@ -110,10 +110,12 @@ def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: 
             return _load_torch(path, device, threads, None, torch_options)
         ckpt, image_size = _checkpoint_of(path)
         return _load_torch(ckpt, device, threads, image_size, torch_options)
-    if backend == "tensorrt":
+    if backend == "tensorrt" or (backend == "auto" and path.suffix == ".plan"):
         return _load_tensorrt(path)
+    if backend.partition(":")[0] == "openvino":   # openvino[:fp32|bf16|fp16]
+        return _load_onnx(path, device, threads, openvino=backend.partition(":")[2] or "fp32")
     if backend not in ("auto", "onnxruntime"):
-        raise GxrError(f"backend {backend!r}: choose auto, onnxruntime, torch or tensorrt")
+        raise GxrError(f"backend {backend!r}: choose auto, onnxruntime, openvino[:bf16], torch or tensorrt")
     return _load_onnx(path, device, threads)
 
 
@@ -128,6 +130,9 @@ def _load_tensorrt(path: Path) -> Model:
     plan = version_dir / engine["file"]
     if not plan.is_file() or sha256_file(plan) != engine["sha256"]:
         raise GxrError(f"{version_dir / 'manifest.json'}: does not match its engine ({plan.name} missing or changed)")
+    from gxr.backends.trt_compat import check_engine_loads_here
+
+    check_engine_loads_here(engine, str(plan), str(version_dir))   # one line: built where, how to rebuild
     info = ModelInfo.from_dict(manifest, source=str(version_dir / "manifest.json"))
     return Model(TrtRunner(plan).activate(), info, manifest["input"]["name"], manifest["input"]["dtype"], manifest,
                  str(version_dir), batch_size=int(manifest["batch"]["max"]))
@@ -158,7 +163,7 @@ def _load_torch(path: Path, device: str, threads: int | None, image_size: int | 
     return Model(runner, runner.info, meta.name, meta.dtype, source=str(path))
 
 
-def _load_onnx(path: Path, device: str, threads: int | None) -> Model:
+def _load_onnx(path: Path, device: str, threads: int | None, openvino: str | None = None) -> Model:
     from gxr.backends.ort_runner import OrtRunner
     from gxr.core.repository import resolve_model_dir
 
@@ -168,7 +173,14 @@ def _load_onnx(path: Path, device: str, threads: int | None) -> Model:
         raise GxrError(f"{onnx_path}: model file named by the manifest is missing")
     if sha256_file(onnx_path) != manifest["onnx"]["sha256"]:
         raise GxrError(f"{version_dir / 'manifest.json'}: does not match its model ({onnx_path.name} sha256 differs)")
-    runner = OrtRunner(onnx_path, device, threads).activate()
+    if openvino is not None:
+        from gxr.backends.ov_runner import OpenVinoRunner
+
+        if device != "cpu":
+            raise GxrError(f"device {device!r}: the openvino backend runs on the CPU here")
+        runner = OpenVinoRunner(onnx_path, openvino, threads).activate()
+    else:
+        runner = OrtRunner(onnx_path, device, threads).activate()
     graph_input = runner.input_metadata()[0]
     spec = manifest["input"]
     if (graph_input.name, graph_input.dtype) != (spec["name"], spec["dtype"]):

@@ -80,3 +80,18 @@ def exported(tmp_path_factory, trained_runs) -> dict[str, Path]:
         assert result.returncode == 0, result.stderr + result.stdout
         out[key] = repo / key / "1"
     return out
+
+
+@pytest.fixture(scope="session")
+def low_precision(tmp_path_factory, trained_runs) -> dict[str, Path]:
+    """The gray run exported three ways into one repository: FP32 (uint8 input), INT8 Q/DQ (uint8 input,
+    calibrated on 32 real training images) and FP16 (float input, so its FP32 I/O shows)."""
+    repo = tmp_path_factory.mktemp("lowp")
+    out = {}
+    for key, extra in {"fp32": ("--input", "uint8"), "int8": ("--input", "uint8", "--calib-count", "32"),
+                       "fp16": ("--input", "float")}.items():
+        result = run_gxr("export", str(trained_runs["gray"]), "--repo", str(repo), "--name", f"gray-{key}",
+                         "--precision", key, *extra)
+        assert result.returncode == 0, result.stderr + result.stdout
+        out[key] = repo / f"gray-{key}" / "1"
+    return out

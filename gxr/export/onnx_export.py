@@ -66,8 +66,13 @@ def parity_images(info: ModelInfo, data_spec: str | None, limit: int) -> np.ndar
 def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int | None = None, opset: int = 17,
                  batch: dict[str, int] | None = None, input_dtype: str = "float", data_spec: str | None = None,
                  image_size: int | None = None, exporter: str = "torchscript", parity_limit: int = 32,
-                 tolerance: float = PARITY_REL_TOL) -> tuple[Path, dict[str, Any]]:
-    """Export and verify; returns (version dir, manifest). Nothing is left behind on failure."""
+                 tolerance: float = PARITY_REL_TOL, precision: str = "fp32", calib=None,
+                 auc_tolerance: float | None = None, precision_parity_limit: int = 1000,
+                 trt: bool = False, console=None) -> tuple[Path, dict[str, Any]]:
+    """Export and verify; returns (version dir, manifest). Nothing is left behind on failure.
+    `precision` fp16 | int8 (gxr.export.quantize) writes the low-precision graph as model.onnx, after
+    checking it against the FP32 graph on up to `precision_parity_limit` real test images. `trt` also builds
+    a TensorRT engine from that graph inside the staged version (gxr.export.trt)."""
     from gxr.backends.ort_runner import OrtRunner
     from gxr.core.repository import next_version
 
@@ -90,8 +95,11 @@ def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int |
     used_spec = data_spec or (payload.get("data") or {}).get("spec")
     pixels = parity_images(info, used_spec, parity_limit)
 
+    from gxr.export import quantize
+
+    quantize.check_precision(precision)
     with staged_version_dir(repo, name, version) as stage:
-        onnx_path = stage / "model.onnx"
+        onnx_path = stage / ("model.onnx" if precision == "fp32" else "fp32.onnx")
         example = torch.from_numpy(pixels[:2]) if uint8 else torch.from_numpy(info.norm.apply(pixels[:2]))
         _export_graph(module, example, onnx_path, input_name, opset, exporter, uint8 and info.channels == 3)
         check_onnx(onnx_path)
@@ -112,8 +120,22 @@ def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int |
             raise GxrError(f"{ckpt}: ONNX output differs from PyTorch beyond tolerance (max rel error "
                            f"{parity['max_rel_error']:.3g} > {tolerance:g} or label agreement "
                            f"{parity['label_agreement']:.3f} < 1); nothing written")
+        precision_info = quantize.precision_record("fp32")
+        if precision != "fp32":   # the low-precision graph replaces the checked FP32 one
+            calib = quantize.with_default_data(calib, (payload.get("data") or {}).get("spec") or used_spec)
+            precision_info = quantize.make_low_precision(
+                onnx_path, stage / "model.onnx", precision, info, input_name, input_dtype, calib,
+                used_spec, quantize.DEFAULT_AUC_TOLERANCE if auc_tolerance is None else auc_tolerance,
+                precision_parity_limit)
+            onnx_path.unlink()
+            onnx_path = stage / "model.onnx"
         manifest = _manifest(info, trained_size, payload, ckpt, onnx_path, name, version, opset, batch,
                              input_name, uint8, exporter, parity)
+        manifest["precision"] = precision_info
+        if trt:
+            from gxr.export.trt import build_engine
+
+            build_engine(stage, manifest, console)
         write_json(stage / MANIFEST, manifest)
     write_text(repo / name / "config.pbtxt", triton_config(name, manifest))
     return repo / name / str(version), manifest
