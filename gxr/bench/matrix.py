@@ -129,6 +129,8 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
     for path in models:
         name, source, graph = model_identity(path)
         for backend in backends:
+            if backend == "torch" and graph != "fp32":   # torch runs the FP32 source checkpoint: timed once
+                continue
             with load(path, backend=backend, threads=threads) as model:
                 cell = Cell(f"{name} ({backend})", str(path), backend, source, graph, model.runner.provider)
                 loads.append(load_average())

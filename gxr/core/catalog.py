@@ -50,7 +50,8 @@ def serving_backends(version_dir: Path, manifest: dict[str, Any]) -> list[str]:
         backends.append(f"tensorrt ({where})" if available("tensorrt") else f"tensorrt: needs {where}")
     checkpoint = (manifest.get("source") or {}).get("checkpoint")
     if checkpoint and Path(checkpoint).is_file() and available("torch"):
-        backends.append("torch")
+        fp32 = (manifest.get("precision") or {}).get("precision", "fp32") == "fp32"
+        backends.append("torch" if fp32 else "torch (fp32 source)")
     return backends
 
 

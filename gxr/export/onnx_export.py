@@ -126,7 +126,7 @@ def export_model(ckpt: Path, repo: Path, name: str | None = None, version: int |
             precision_info = quantize.make_low_precision(
                 onnx_path, stage / "model.onnx", precision, info, input_name, input_dtype, calib,
                 used_spec, quantize.DEFAULT_AUC_TOLERANCE if auc_tolerance is None else auc_tolerance,
-                precision_parity_limit)
+                precision_parity_limit, str(ckpt))
             onnx_path.unlink()
             onnx_path = stage / "model.onnx"
         manifest = _manifest(info, trained_size, payload, ckpt, onnx_path, name, version, opset, batch,

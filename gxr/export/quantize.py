@@ -240,7 +240,7 @@ def _ort_logits(onnx_path: Path, input_name: str, feed_of, pixels: np.ndarray, b
 
 def make_low_precision(fp32_onnx: Path, out_onnx: Path, precision: str, info: ModelInfo, input_name: str,
                        input_dtype: str, calib: Calibration | None, parity_data: str, tolerance: float,
-                       parity_limit: int) -> dict[str, Any]:
+                       parity_limit: int, what: str = "") -> dict[str, Any]:
     """Write the `precision` graph of `fp32_onnx` to `out_onnx`, compare it with FP32 on held-out real test
     images, refuse it (GxrError) when the mean AUC drops more than `tolerance`; return manifest["precision"]."""
     calibration = None
@@ -258,6 +258,6 @@ def make_low_precision(fp32_onnx: Path, out_onnx: Path, precision: str, info: Mo
 
     parity = precision_parity(_ort_logits(fp32_onnx, input_name, feed_of, pixels),
                               _ort_logits(out_onnx, input_name, feed_of, pixels), targets, info)
-    check_auc_gate(parity, tolerance, f"{precision} export")
+    check_auc_gate(parity, tolerance, f"{what}: {precision} export" if what else f"{precision} export")
     ops = count_ops(out_onnx) if precision == "int8" else None
     return precision_record(precision, parity, calibration, tolerance, parity_data, ops)

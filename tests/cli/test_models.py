@@ -21,6 +21,7 @@ def test_models_lists_what_was_exported(tmp_path, low_precision):
     assert rows["gray-fp32"]["parity"].startswith("fp32: rel err")
     assert rows["gray-int8"]["bytes"] < rows["gray-fp32"]["bytes"] / 2   # int8 weights are a quarter of fp32
     assert {"onnxruntime", "openvino", "torch"} <= set(rows["gray-fp32"]["backends"])
+    assert "torch (fp32 source)" in rows["gray-int8"]["backends"]   # torch never runs the int8 graph
     table = run_gxr("models", str(repo))
     assert table.returncode == 0 and "gray-int8" in table.stdout and "int8" in table.stdout
 
