@@ -86,7 +86,7 @@ def test_throughput_hint_and_bad_options(exported):
     with OpenVinoRunner(exported["gray"] / "model.onnx", hint="throughput", threads=2) as runner:
         assert runner.provider.endswith("throughput")
         compiled, _ = runner.compiled[None]
-        assert str(compiled.get_property("PERFORMANCE_HINT")) == "PerformanceMode.THROUGHPUT"
+        assert str(compiled.get_property("PERFORMANCE_HINT")).endswith("THROUGHPUT")
     with pytest.raises(GxrError, match="OpenVINO inference precision 'int4'"):
         gxr.load(exported["gray"], backend="openvino:int4")
     with pytest.raises(GxrError, match="latency or throughput"):
