@@ -8,6 +8,7 @@ A cell is a repository entry (an FP32, FP16 or INT8 graph of one checkpoint) und
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +33,7 @@ class Cell:
     source: str          # sha256 prefix of the source checkpoint: cells of one model share it
     graph: str           # precision of the exported graph: fp32 | fp16 | int8
     provider: str = ""   # what the runner reports really ran
+    foreign_cpu: float | None = None   # share of the CPUs other processes used while this cell was timed
     mean_auc: float | None = None
     auc_images: int = 0
 
@@ -54,6 +56,26 @@ def model_identity(path: Path) -> tuple[str, str, str]:
 
 def load_average() -> float:
     return os.getloadavg()[0]
+
+
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(wall s, CPU s busy on the whole machine, CPU s of this process) from /proc/stat; None off Linux."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)   # minus idle and iowait
+    times = os.times()
+    return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), times.user + times.system
+
+
+def foreign_cpu_share(before, after, cores: int) -> float | None:
+    """Fraction of the machine's CPU capacity used by other processes between two snapshots."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return max(0.0, others) / ((after[0] - before[0]) * cores)
 
 
 def test_auc(model: Model, pixels: np.ndarray, targets: np.ndarray) -> float | None:
@@ -118,6 +140,11 @@ def noise_warnings(rows: list[dict[str, Any]], loads: list[float], cores: int,
     return warnings
 
 
+def foreign_warnings(cells: list[Cell], threshold: float = 0.05) -> list[str]:
+    return [f"{c.label}: other processes used {c.foreign_cpu:.0%} of the CPUs while it was timed"
+            for c in cells if c.foreign_cpu is not None and c.foreign_cpu > threshold]
+
+
 def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], warmup: int, iters: int,
                threads: int | None, data: str | None, auc_limit: int, on_step: Callable[[str], None] | None = None,
                noise_threshold: float = NOISE_P90_OVER_P50) -> dict[str, Any]:
@@ -134,7 +161,9 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
             with load(path, backend=backend, threads=threads) as model:
                 cell = Cell(f"{name} ({backend})", str(path), backend, source, graph, model.runner.provider)
                 loads.append(load_average())
+                before = cpu_snapshot()
                 timings += bench_model(cell.label, model, batch_sizes, warmup, iters, None, on_step, group=name)
+                cell.foreign_cpu = foreign_cpu_share(before, cpu_snapshot(), os.cpu_count() or 1)
                 loads.append(load_average())
                 if auc_limit > 0:
                     pixels, targets, spec = images.get(model)
@@ -149,7 +178,8 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
                          "warmup": warmup, "iters": iters, "threads": threads, "auc_images_max": auc_limit,
                          "noise_threshold_p90_over_p50": noise_threshold},
             "cells": [asdict(c) for c in cells], "rows": rows, "load_averages": loads,
-            "warnings": noise_warnings(rows, loads, cores, noise_threshold), "timings": timings_json(timings)}
+            "warnings": noise_warnings(rows, loads, cores, noise_threshold) + foreign_warnings(cells),
+            "timings": timings_json(timings)}
 
 
 def _fmt(v: float | None, spec: str) -> str:

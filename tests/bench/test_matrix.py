@@ -51,3 +51,16 @@ def test_latency_matrix_end_to_end_on_real_models(tmp_path, low_precision):
     assert all(r["speedup_vs_fp32_ort"] > 0 and r["auc_images"] == 200 and abs(r["auc_delta"]) < 0.05 for r in rows)
     assert isinstance(data["warnings"], list) and len(data["load_averages"]) == 12
     assert "speed-up" in result.stdout and "AUC delta" in result.stdout
+
+
+def test_foreign_cpu_share_separates_other_processes_from_ours():
+    from gxr.bench.matrix import Cell, cpu_snapshot, foreign_cpu_share, foreign_warnings
+
+    # 2 s on 2 cores; the machine was busy 3 CPU-seconds, 2 of them ours: others used 1 of 4 = 25%
+    assert foreign_cpu_share((0.0, 10.0, 1.0), (2.0, 13.0, 3.0), cores=2) == 0.25
+    assert foreign_cpu_share((0.0, 10.0, 1.0), (2.0, 11.0, 3.0), cores=2) == 0.0   # never negative
+    assert foreign_cpu_share(None, (2.0, 11.0, 3.0), cores=2) is None
+    snap = cpu_snapshot()
+    assert snap is None or (snap[1] > 0 and snap[2] > 0)
+    cell = Cell("m/1 (onnxruntime)", "m/1", "onnxruntime", "s", "fp32", foreign_cpu=0.3)
+    assert foreign_warnings([cell]) == ["m/1 (onnxruntime): other processes used 30% of the CPUs while it was timed"]
