@@ -33,9 +33,9 @@ class Cell:
     source: str          # sha256 prefix of the source checkpoint: cells of one model share it
     graph: str           # precision of the exported graph: fp32 | fp16 | int8
     provider: str = ""   # what the runner reports really ran
-    foreign_cpu: float | None = None   # share of the CPUs other processes used while this cell was timed
     mean_auc: float | None = None
     auc_images: int = 0
+    foreign_cpu: float | None = None   # share of the CPUs other processes used while this cell was timed
 
 
 def model_identity(path: Path) -> tuple[str, str, str]:
