@@ -171,9 +171,16 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
                 cells.append(cell)
     rows = matrix_rows(cells, timings)
     cores = os.cpu_count() or 1
+    from importlib import metadata
+
     from gxr.bench.latency import timings_json
 
-    return {"kind": "latency-matrix", "machine": machine_info(),
+    machine = machine_info()
+    try:
+        machine["openvino"] = metadata.version("openvino")
+    except metadata.PackageNotFoundError:
+        machine["openvino"] = None
+    return {"kind": "latency-matrix", "machine": machine,
             "settings": {"models": [str(m) for m in models], "backends": backends, "batch_sizes": batch_sizes,
                          "warmup": warmup, "iters": iters, "threads": threads, "auc_images_max": auc_limit,
                          "noise_threshold_p90_over_p50": noise_threshold},
