@@ -113,10 +113,12 @@ def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: 
             return _load_torch(path, device, threads, None, torch_options)
         ckpt, image_size = _checkpoint_of(path)
         return _load_torch(ckpt, device, threads, image_size, torch_options)
-    if backend == "tensorrt":
+    if backend == "tensorrt" or (backend == "auto" and path.suffix == ".plan"):
         return _load_tensorrt(path)
+    if backend.partition(":")[0] == "openvino":   # openvino[:fp32|bf16|fp16]
+        return _load_onnx(path, device, threads, openvino=backend.partition(":")[2] or "fp32")
     if backend not in ("auto", "onnxruntime"):
-        raise GxrError(f"backend {backend!r}: choose auto, onnxruntime, torch or tensorrt")
+        raise GxrError(f"backend {backend!r}: choose auto, onnxruntime, openvino[:bf16], torch or tensorrt")
     return _load_onnx(path, device, threads)
 
 
@@ -127,6 +129,9 @@ def _load_tensorrt(path: Path) -> Model:
     if manifest.tensorrt is None:
         raise GxrError(f"{version_dir}: has no TensorRT engine (build one with `gxr export --trt`)")
     plan = manifest.verify_artifact(version_dir, manifest.tensorrt)
+    from gxr.backends.trt_compat import check_engine_loads_here
+
+    check_engine_loads_here(manifest.tensorrt.to_dict(), str(plan), str(version_dir))   # built where, how to rebuild
     return Model(TrtRunner(plan).activate(), manifest.info, manifest.input.name, manifest.input.dtype, manifest,
                  str(version_dir), batch_size=manifest.batch.max)
 
@@ -160,12 +165,19 @@ def _load_torch(path: Path, device: str, threads: int | None, image_size: int | 
     return Model(runner, info, meta.name, meta.dtype, source=str(path), training=training)
 
 
-def _load_onnx(path: Path, device: str, threads: int | None) -> Model:
+def _load_onnx(path: Path, device: str, threads: int | None, openvino: str | None = None) -> Model:
     from gxr.backends.ort_runner import OrtRunner
 
     version_dir, manifest = resolve_model_dir(path)
     onnx_path = manifest.verify_artifact(version_dir, manifest.onnx)
-    runner = OrtRunner(onnx_path, device, threads).activate()
+    if openvino is not None:
+        from gxr.backends.ov_runner import OpenVinoRunner
+
+        if device != "cpu":
+            raise GxrError(f"device {device!r}: the openvino backend runs on the CPU here")
+        runner = OpenVinoRunner(onnx_path, openvino, threads).activate()
+    else:
+        runner = OrtRunner(onnx_path, device, threads).activate()
     graph_input = runner.input_metadata()[0]
     manifest.check_graph_input(version_dir, graph_input.name, graph_input.dtype)
     return Model(runner, manifest.info, manifest.input.name, manifest.input.dtype, manifest, str(version_dir),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import tiny_run
+from tests.helpers import run_gxr, tiny_run, train_briefly
 
 
 def _data_root() -> Path:
@@ -60,3 +60,26 @@ def exported(tmp_path_factory, trained_runs) -> dict[str, Path]:
 
     repo = tmp_path_factory.mktemp("models")
     return {key: export_model(run, repo, name=key, input_dtype="uint8")[0] for key, run in trained_runs.items()}
+
+
+@pytest.fixture(scope="session")
+def cli_runs(tmp_path_factory, pneumonia_spec) -> dict[str, Path]:
+    """Gray and color ResNet-18 runs fine-tuned for one epoch on real PneumoniaMNIST through the CLI (the
+    training contract, and models whose AUC means something for low-precision gates)."""
+    root = tmp_path_factory.mktemp("cli-runs")
+    return {key: train_briefly(root / key, pneumonia_spec, channels) for key, channels in (("gray", 1), ("color", 3))}
+
+
+@pytest.fixture(scope="session")
+def low_precision(tmp_path_factory, cli_runs) -> dict[str, Path]:
+    """The trained gray run exported three ways into one repository: FP32 (uint8 input), INT8 Q/DQ (uint8 input,
+    calibrated on 32 real training images) and FP16 (float input, so its FP32 I/O shows)."""
+    repo = tmp_path_factory.mktemp("lowp")
+    out = {}
+    for key, extra in {"fp32": ("--input", "uint8"), "int8": ("--input", "uint8", "--calib-count", "32"),
+                       "fp16": ("--input", "float")}.items():
+        result = run_gxr("export", str(cli_runs["gray"]), "--repo", str(repo), "--name", f"gray-{key}",
+                         "--precision", key, *extra)
+        assert result.returncode == 0, result.stderr + result.stdout
+        out[key] = repo / f"gray-{key}" / "1"
+    return out

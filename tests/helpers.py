@@ -130,3 +130,12 @@ def bomb_png(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(600))) + chunk(
         b"IEND", b"")
+
+
+def train_briefly(out: Path, spec: str, channels: int) -> Path:
+    """`gxr train finetune` of a ResNet-18 at 32 px for one epoch on a quarter of the training split."""
+    result = run_gxr("train", "finetune", "--data", spec, "--arch", "resnet18", "--channels", str(channels),
+                     "--epochs", "1", "--image-size", "32", "--batch-size", "64", "--lr", "1e-3",
+                     "--train-fraction", "0.25", "--out", str(out))
+    assert result.returncode == 0, result.stderr + result.stdout
+    return out

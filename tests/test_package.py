@@ -6,7 +6,7 @@ import time
 
 from tests.helpers import REPO, run_gxr
 
-HEAVY = ("torch", "tensorrt", "onnxruntime", "torchvision")
+HEAVY = ("torch", "tensorrt", "onnxruntime", "torchvision", "openvino")
 
 
 def _imported_after(code: str) -> set[str]:

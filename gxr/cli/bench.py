@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from gxr.cli.common import console, handle_errors
 from gxr.cli.show import print_latency, save_comparison, save_json
@@ -48,11 +49,21 @@ def latency(
     device_resident: bool = typer.Option(False, help="torch: also time with the input already on the device "
                                          "(CUDA events on a GPU)"),
     json_out: Path | None = typer.Option(None, "--json", help="Write the results JSON here"),
+    matrix: bool = typer.Option(False, "--matrix", help="Precision/backend matrix: each model x backend (e.g. "
+                                "onnxruntime,openvino,openvino:bf16) timed in its own block, speed-up vs the FP32 "
+                                "model under ONNX Runtime and the test AUC delta beside it"),
+    auc_images: int = typer.Option(1000, help="--matrix: at most this many test images for each cell's AUC (0: skip)"),
+    noise_threshold: float = typer.Option(1.10, help="--matrix: warn when p90/p50 is above this"),
 ) -> None:
     """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
     from gxr.bench.suites import latency_steps, run_latency
     from gxr.core.errors import GxrError
     from gxr.core.progress import make_progress
+
+    if matrix:
+        save_json(_run_matrix(models, backend, _int_list(batch_sizes, "--batch-sizes"), warmup, iters, threads, data,
+                          auc_images, noise_threshold), json_out)
+        return
 
     if torch_input not in ("float", "uint8"):
         raise GxrError(f"--torch-input {torch_input!r}: choose float or uint8")
@@ -71,6 +82,23 @@ def latency(
                              on_step=lambda s: progress.update(task, advance=1, status=s))
     print_latency(report)
     save_json(report.to_json(), json_out)
+
+
+def _run_matrix(models: list[Path], backend: str, batch_sizes: list[int], warmup: int, iters: int,
+                threads: int | None, data: str | None, auc_images: int, noise_threshold: float) -> dict:
+    from gxr.bench.matrix import run_matrix
+    from gxr.core.progress import make_progress
+    from gxr.core.render import matrix_table
+
+    backends = [b.strip() for b in backend.split(",") if b.strip() and b.strip() != "auto"] or ["onnxruntime"]
+    with make_progress(console) as progress:
+        task = progress.add_task("matrix", total=len(models) * len(backends) * len(batch_sizes), status="")
+        result = run_matrix(models, backends, batch_sizes, warmup, iters, threads, data, auc_images,
+                            lambda s: progress.update(task, advance=1, status=s), noise_threshold)
+    console.print(matrix_table(result["rows"]))
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning[/]: {escape(warning)}")
+    return result
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gxr import __version__
-from gxr.cli import bench, convert, data, demo, export, predict, study, train
+from gxr.cli import bench, convert, data, demo, export, models, predict, study, train
 
 app = typer.Typer(name="gxr", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Gray vs color ImageNet pre-training for chest X-rays: train, convert, export, benchmark.")
@@ -15,6 +15,7 @@ app.add_typer(bench.app, name="bench")
 app.command("convert")(convert.convert)
 app.command("export")(export.export)
 app.command("predict")(predict.predict)
+app.command("models")(models.models)
 app.command("demo")(demo.demo)
 app.command("study")(study.study)
 

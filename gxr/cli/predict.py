@@ -16,7 +16,7 @@ def predict(
     model: Path = typer.Argument(..., help="Model repository entry, model.onnx, model.pt or run directory"),
     images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...)"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
-    backend: str = typer.Option("auto", help="auto | onnxruntime | torch | tensorrt"),
+    backend: str = typer.Option("auto", help="auto | onnxruntime | openvino[:bf16] | torch | tensorrt"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
 ) -> None:
     """Print per-label probabilities for each image."""

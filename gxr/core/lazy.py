@@ -22,6 +22,7 @@ INSTALL_HINTS: dict[str, str] = {
     "pydicom": "pip install 'gxr[dicom]'",
     "matplotlib": "pip install 'gxr[plots]'",
     "onnxscript": "pip install onnxscript",
+    "onnxconverter_common": "pip install 'gxr[quantize]'",
 }
 NAMES = {"tensorrt": "TensorRT", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO", "torch": "PyTorch",
          "pydicom": "pydicom", "matplotlib": "matplotlib"}

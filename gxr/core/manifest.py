@@ -99,6 +99,7 @@ class Manifest:
     trained_image_size: int | None = None
     tensorrt: Artifact | None = None
     precision: dict | None = None                   # low-precision graphs: calibration and parity vs FP32
+    derived_from: dict | None = None                # a version made from another one (e.g. + TensorRT engine)
     gxr_version: str = ""
     exported_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
@@ -112,6 +113,8 @@ class Manifest:
             d["tensorrt"] = self.tensorrt.to_dict()
         if self.precision is not None:
             d["precision"] = self.precision
+        if self.derived_from is not None:
+            d["derived_from"] = self.derived_from
         d.update(gxr_version=self.gxr_version, exported_at=self.exported_at)
         return d
 
@@ -125,7 +128,8 @@ class Manifest:
                        onnx=Artifact.from_dict(d["onnx"]), source=d.get("source") or {}, parity=d.get("parity") or {},
                        trained_image_size=d.get("trained_image_size"),
                        tensorrt=Artifact.from_dict(d["tensorrt"]) if d.get("tensorrt") else None,
-                       precision=d.get("precision"), gxr_version=d.get("gxr_version", ""),
+                       precision=d.get("precision"), derived_from=d.get("derived_from"),
+                       gxr_version=d.get("gxr_version", ""),
                        exported_at=d.get("exported_at", ""))
         except (KeyError, TypeError, ValueError) as exc:
             raise GxrError(f"{origin}: incomplete or malformed manifest ({exc!r})") from exc

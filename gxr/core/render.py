@@ -155,3 +155,30 @@ def epoch_line(row: dict[str, Any]) -> str:
     return (f"epoch {row['epoch']:>3}  lr {row['lr']:.3g}  train loss {row['train_loss']:.4f}  val loss "
             f"{row['val_loss']:.4f}  val mean AUC {auc}{acc}  ({row['train_images_per_s']:.0f} img/s, "
             f"{row['seconds']:.0f}s)")
+
+
+def _fmt_spec(v: float | None, spec: str) -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def matrix_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="precision / backend matrix: p50 ms/image, speed-up vs FP32 ONNX Runtime, test AUC delta")
+    for col in ("model", "graph", "backend", "runs as", "batch", "p50", "p90", "speed-up", "mean AUC", "AUC delta"):
+        table.add_column(col, justify="left" if col in ("model", "graph", "backend", "runs as") else "right")
+    for r in rows:
+        speed = _fmt_spec(r["speedup_vs_fp32_ort"], ".2f") + ("x" if r["speedup_vs_fp32_ort"] else "")
+        table.add_row(r["model"], r["graph"], r["backend"], r["provider"], str(r["batch"]), f"{r['p50_ms']:.2f}",
+                      f"{r['p90_ms']:.2f}", speed, _fmt_spec(r["mean_auc"], ".4f"), _fmt_spec(r["auc_delta"], "+.4f"))
+    return table
+
+
+def matrix_markdown(rows: list[dict[str, Any]]) -> str:
+    """The same rows as a Markdown table (bench/README.md)."""
+    lines = ["| model | graph | backend | runs as | batch | p50 ms/img | p90 ms/img | speed-up vs FP32 ORT | "
+             "mean test AUC | AUC delta |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        speed = _fmt_spec(r["speedup_vs_fp32_ort"], ".2f") + ("x" if r["speedup_vs_fp32_ort"] else "")
+        lines.append(f"| {r['model']} | {r['graph']} | {r['backend']} | {r['provider']} | {r['batch']} | "
+                     f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {speed} | {_fmt_spec(r['mean_auc'], '.4f')} | "
+                     f"{_fmt_spec(r['auc_delta'], '+.4f')} |")
+    return "\n".join(lines) + "\n"

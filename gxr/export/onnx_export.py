@@ -102,9 +102,16 @@ def check_parity(parity: dict, ckpt: Path, tolerance: float) -> None:
 def export_model(ckpt: Path, repo: Path, *, name: str | None = None, version: int | None = None, opset: int = 17,
                  batch: BatchRange | None = None, input_dtype: str = "float", data_spec: str | None = None,
                  image_size: int | None = None, exporter: str = "torchscript", parity_limit: int = 32,
-                 tolerance: float = PARITY_REL_TOL, say: Callable[[str], None] = lambda _: None
-                 ) -> tuple[Path, Manifest]:
-    """Export and verify; returns (version dir, manifest). Nothing is left behind on failure."""
+                 tolerance: float = PARITY_REL_TOL, precision: str = "fp32", calib=None,
+                 auc_tolerance: float | None = None, precision_parity_limit: int = 1000, trt: bool = False,
+                 console=None, say: Callable[[str], None] = lambda _: None) -> tuple[Path, Manifest]:
+    """Export and verify; returns (version dir, manifest). Nothing is left behind on failure.
+    `precision` fp16 | int8 (gxr.export.quantize) writes the low-precision graph as model.onnx, after
+    checking it against the FP32 graph on up to `precision_parity_limit` real test images (`calib`: a
+    quantize.Calibration; default: the model's own training data). `trt` also builds a TensorRT engine from
+    that graph inside the staged version (gxr.export.trt)."""
+    from gxr.export import quantize
+
     if input_dtype not in INPUT_DTYPES:
         raise GxrError(f"input dtype {input_dtype!r}: choose float or uint8")
     if exporter not in EXPORTERS:
@@ -119,6 +126,7 @@ def export_model(ckpt: Path, repo: Path, *, name: str | None = None, version: in
     used_spec = data_spec or (payload.get("data") or {}).get("spec")
     pixels = parity_images(info, used_spec, parity_limit)
     module = PixelInput(model, info.norm, info.channels).eval() if spec.normalized_in_graph else model
+    quantize.check_precision(precision)
     with staged_version(repo, name, version, say) as (stage, version):
         manifest = Manifest(name=name, version=version, info=info, input=spec, batch=batch or BatchRange(),
                             output=OutputSpec("logits", "float32", ["batch", info.num_outputs],
@@ -126,17 +134,37 @@ def export_model(ckpt: Path, repo: Path, *, name: str | None = None, version: in
                             onnx=Artifact("model.onnx", "", 0), trained_image_size=trained_size,
                             source=_source_record(ckpt, payload), gxr_version=__version__)
         check_servable_together(manifest, version_manifests(Path(repo) / name), Path(repo) / name)
-        onnx_path = stage / "model.onnx"
+        onnx_path = stage / ("model.onnx" if precision == "fp32" else "fp32.onnx")
         example = pixels[:2] if spec.normalized_in_graph else info.norm.apply(pixels[:2])
         _export_graph(module, torch.from_numpy(example), onnx_path, spec.name, opset, exporter,
                       spec.accepted_channels == [1, 3])
         check_onnx(onnx_path)
         manifest.parity = onnx_parity(model, onnx_path, info, spec, pixels, tolerance) | {"data": used_spec}
         check_parity(manifest.parity, ckpt, tolerance)
+        manifest.precision = quantize.precision_record("fp32")
+        if precision != "fp32":   # the low-precision graph replaces the checked FP32 one
+            calib = quantize.with_default_data(calib, (payload.get("data") or {}).get("spec") or used_spec)
+            manifest.precision = quantize.make_low_precision(
+                onnx_path, stage / "model.onnx", precision, info, spec.name, input_dtype, calib, used_spec,
+                quantize.DEFAULT_AUC_TOLERANCE if auc_tolerance is None else auc_tolerance,
+                precision_parity_limit, str(ckpt))
+            onnx_path.unlink()
+            onnx_path = stage / "model.onnx"
         manifest.onnx = Artifact.of(onnx_path, opset=opset, exporter=exporter, torch=torch.__version__)
+        if trt:
+            manifest = build_engine_into(stage, manifest, console)
         manifest.save(stage)
     write_server_config(repo, name)
     return Path(repo) / name / str(version), manifest
+
+
+def build_engine_into(stage: Path, manifest: Manifest, console=None) -> Manifest:
+    """A TensorRT engine built from the staged ONNX, recorded in the manifest (gxr.export.trt works on dicts)."""
+    from gxr.export.trt import build_engine
+
+    record = manifest.to_dict()
+    build_engine(stage, record, console)
+    return Manifest.from_dict(record, str(stage))
 
 
 def _default_name(ckpt: Path, info: ModelInfo) -> str:
