@@ -146,3 +146,19 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     if test["accuracy"] is not None:
         table.add_row("[bold]accuracy[/]", f"[bold]{test['accuracy']:.4f}[/]")
     return table
+
+
+def predictions_table(results, labels: list[str], single_label: bool, title: str) -> Table:
+    """One row per predicted image: its full path (folded, never cut), a probability per label, and the
+    predicted class (single-label models) or the labels at p >= 0.5 (multi-label models)."""
+    from gxr.core.results import positives
+
+    table = Table(title=title)
+    table.add_column("image", overflow="fold", ratio=3, min_width=16)
+    for label in labels:
+        table.add_column(label, justify="right", overflow="fold")
+    table.add_column("prediction" if single_label else "p >= 0.5", overflow="fold")
+    for r in results:
+        last = f"{r.top1[0]} ({r.top1[1]:.3f})" if r.top1 else ", ".join(positives(r)) or "-"
+        table.add_row(r.source, *(f"{r.probabilities[k]:.4f}" for k in labels), last)
+    return table
