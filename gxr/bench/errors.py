@@ -69,7 +69,7 @@ def find_mistakes(model: Model, split: Split, labels: list[str] | None = None,
     info = model.info
     unknown = [name for name in labels or [] if name not in info.labels]
     if unknown:
-        raise GxrError(f"label {unknown[0]!r}: not one of this model's labels ({', '.join(info.labels)})")
+        raise GxrError(f"{model.source}: label {unknown[0]!r} is not one of its labels ({', '.join(info.labels)})")
     pixels = split_pixels(split, info.channels, info.image_size, limit)
     probs = probabilities(model.logits_from_pixels(pixels), info.task)
     truth = one_hot_targets(split.targets[:len(probs)], info.task, info.num_outputs)
