@@ -68,16 +68,20 @@ def _choose_format(fmt: str | None, out: Path | None) -> str:
 
 
 def _predict_with_progress(model, files: list[str]):
-    """Predict in chunks so a long folder shows a progress bar; one call per chunk keeps the decode pool busy."""
+    """Predict in chunks so a long folder shows a progress bar on a terminal (one call per chunk keeps the
+    decode pool busy); pipes and logs get no bar, so stderr holds only the per-image errors."""
     from gxr.core.progress import make_progress
 
     chunk = max(64, model.batch_size * 2)
+    chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
+    if not err_console.is_terminal:
+        return [r for part in chunks for r in model.predict_results(part, errors="skip")]
     results = []
     with make_progress(err_console) as progress:
         task = progress.add_task("predict", total=len(files), status="")
-        for start in range(0, len(files), chunk):
-            results += model.predict_results(files[start:start + chunk], errors="skip")
-            progress.update(task, advance=len(files[start:start + chunk]))
+        for part in chunks:
+            results += model.predict_results(part, errors="skip")
+            progress.update(task, advance=len(part))
     return results
 
 
