@@ -16,8 +16,8 @@ from gxr.core.provenance import machine_info
 
 
 def decoders() -> dict:
-    out = {"pillow (RGB, as stored)": lambda b: np.asarray(Image.open(io.BytesIO(b)).convert("RGB")),
-           "pillow + Luma (L)": lambda b: np.asarray(Image.open(io.BytesIO(b)).convert("L"))}
+    out = {"pillow (decode as stored, RGB)": lambda b: Image.open(io.BytesIO(b)).load(),
+           "pillow + Luma (L)": lambda b: Image.open(io.BytesIO(b)).convert("L")}
     try:
         import cv2
 

@@ -11,8 +11,6 @@ from rich.table import Table
 from gxr.cli.common import console, handle_errors
 from gxr.cli.show import save_json
 
-PLOTS_EXTRA = "Needs matplotlib: pip install 'gxr[plots]'."
-
 
 @handle_errors
 def errors(
@@ -24,8 +22,8 @@ def errors(
     top: int = typer.Option(8, help="Images per label and kind (false positives, false negatives) on the sheet"),
     limit: int | None = typer.Option(None, help="At most this many images of the split"),
 ) -> None:
-    """The K most confidently wrong images per label (false positives and false negatives) as a captioned
-    contact sheet, plus a CSV of every mistake. Needs matplotlib: pip install 'gxr[plots]'."""
+    r"""The K most confidently wrong images per label (false positives and false negatives) as a captioned
+    contact sheet, plus a CSV of every mistake. Needs matplotlib: pip install 'gxr\[plots]'."""
     from gxr.bench.errors import KINDS
     from gxr.bench.look import run_errors
 
@@ -49,8 +47,8 @@ def roc(
     split: str = typer.Option("test", help="train | val | test"),
     limit: int | None = typer.Option(None, help="At most this many images of the split"),
 ) -> None:
-    """ROC curves per label with AUC in the legend (gray and color overlaid when both are given), and a
-    calibration (reliability) plot. Needs matplotlib: pip install 'gxr[plots]'."""
+    r"""ROC curves per label with AUC in the legend (gray and color overlaid when both are given), and a
+    calibration (reliability) plot. Needs matplotlib: pip install 'gxr\[plots]'."""
     from gxr.bench.look import run_roc
 
     report = run_roc(models, out, data=data, split=split, limit=limit)

@@ -20,7 +20,13 @@ import numpy as np
 from gxr.core.errors import GxrError
 
 ERROR_POLICIES = ("raise", "skip")
-BATCHES_AHEAD = 1           # batches decoding while one is inferred: enough to hide decode, bounded memory
+IMAGES_AHEAD_PER_WORKER = 2     # images decoding ahead of inference per decode thread: every thread stays busy
+
+
+def batches_ahead(workers: int, batch: int) -> int:
+    """Batches in flight beyond the one being inferred: at least one, and enough that every decode thread has
+    work (small batches); bounded, so memory does not grow with the length of the stream."""
+    return max(1, -(-IMAGES_AHEAD_PER_WORKER * workers // batch))
 
 
 @dataclass
@@ -95,12 +101,12 @@ class DecodePool:
             for s in starts:
                 yield s, [decode(images[i], names[i]) for i in range(s, min(s + batch, len(images)))]
             return
-        pool, window = self._pool(), deque()
+        pool, window, ahead = self._pool(), deque(), batches_ahead(self.workers, batch)
         try:
             for s in starts:
                 window.append((s, [pool.submit(decode, images[i], names[i])
                                    for i in range(s, min(s + batch, len(images)))]))
-                if len(window) > BATCHES_AHEAD:
+                if len(window) > ahead:
                     yield _collect(window.popleft())
             while window:
                 yield _collect(window.popleft())

@@ -102,3 +102,9 @@ def test_end_to_end_from_a_folder_with_stages_and_the_decode_pool(tmp_path, expo
     for r in pool.values():
         assert r["images"] == 12 and r["images_per_s"] == pytest.approx(12 / r["seconds"])
     assert "decode pool" in result.stdout
+
+
+def test_plot_commands_say_which_extra_installs_matplotlib():
+    for command in ("errors", "roc"):
+        result = run_gxr("bench", command, "--help")
+        assert result.returncode == 0 and "pip install 'gxr[plots]'" in result.stdout, result.stdout
