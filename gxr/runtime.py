@@ -87,7 +87,9 @@ class Model:
         except GxrError as exc:
             return Decoded(name, None, exc)
         except Exception as exc:   # any decoder failure stays one image's error, never the whole call's
-            return Decoded(name, None, GxrError(f"{name}: cannot read image ({type(exc).__name__}: {exc})"))
+            error = GxrError(f"{name}: cannot read image ({type(exc).__name__}: {exc})")
+            error.__cause__ = exc   # kept for GXR_DEBUG, as `raise ... from exc` would
+            return Decoded(name, None, error)
 
     def preprocess(self, images: Sequence[ImageLike]) -> np.ndarray:
         """Images -> uint8 N x C x S x S at the model's size and channel count (the first bad image raises)."""

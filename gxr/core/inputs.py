@@ -55,8 +55,8 @@ def read_list_file(list_file: Path) -> list[Path]:
     the list file's folder."""
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise GxrError(f"{list_file}: list file not found") from None
+    except FileNotFoundError as exc:
+        raise GxrError(f"{list_file}: list file not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise GxrError(f"{list_file}: cannot read list file ({exc})") from exc
     paths = [Path(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
