@@ -4,8 +4,8 @@ buys, plus resident memory over a long stream of predictions.
 - `stage_breakdown`: per image, sequentially: decode (file -> pixels as stored), gray (Luma) or RGB
   conversion + resize to the model size, normalization (host side; inside the graph for uint8-input exports),
   inference at batch 1.
-- `stream_rate`: images/s of `Model.predict_results` over a stream of files, with a given number of decode
-  threads (0: decode in the calling thread), next to the compute-only rate at the same batch size.
+- `pool_comparison`: images/s of `Model.predict_results` over a stream of files without the decode pool and
+  with it, alternated over several rounds, next to the compute-only rate at the same batch size.
 - `rss_soak`: resident set size (RSS) after every block of predictions."""
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ class StreamRate:
     decode_workers: int
     batch: int
     images: int
-    seconds: float
+    seconds: float                  # median of the rounds
     images_per_s: float
     compute_images_per_s: float     # the model alone at the same batch size, random input
+    rounds_seconds: list[float]     # every round, alternated with the other setting
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,21 +82,31 @@ def stage_breakdown(label: str, model: Model, files: Sequence[Path], repeats: in
                      model.input_dtype == "uint8")
 
 
-def stream_rate(label: str, model: Model, files: Sequence[Path], images: int, batch: int,
-                workers: int) -> StreamRate:
-    """images/s over `images` files (cycling through `files`) with `workers` decode threads."""
-    stream = [str(files[i % len(files)]) for i in range(images)]
+def _stream_seconds(model: Model, stream: list[str], batch: int, workers: int) -> float:
+    """Seconds for one pass of `stream` through predict_results with `workers` decode threads."""
     saved, model.decoder = model.decoder, DecodePool(workers)
     try:
         model.predict_results(stream[:batch], errors="raise", batch_size=batch)    # warm-up (pool started)
         start = time.perf_counter()
         model.predict_results(stream, errors="raise", batch_size=batch)
-        seconds = time.perf_counter() - start
+        return time.perf_counter() - start
     finally:
         model.decoder.close()
         model.decoder = saved
-    return StreamRate(label, model.info.channels, workers, batch, images, seconds, images / seconds,
-                      compute_rate(model, batch))
+
+
+def pool_comparison(label: str, model: Model, files: Sequence[Path], images: int, batch: int, workers: int,
+                    rounds: int = 3) -> list[StreamRate]:
+    """images/s over `images` files (cycling through `files`) without the pool and with `workers` decode
+    threads, alternating the two `rounds` times (so drifting load hits both alike); median of the rounds."""
+    stream = [str(files[i % len(files)]) for i in range(images)]
+    runs: dict[int, list[float]] = {0: [], workers: []}
+    for _ in range(rounds):
+        for w in runs:
+            runs[w].append(_stream_seconds(model, stream, batch, w))
+    compute = compute_rate(model, batch)
+    return [StreamRate(label, model.info.channels, w, batch, images, float(np.median(s)),
+                       images / float(np.median(s)), compute, [round(x, 4) for x in s]) for w, s in runs.items()]
 
 
 def compute_rate(model: Model, batch: int, iters: int = 5) -> float:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gxr.bench.endtoend import Breakdown, StreamRate, stage_breakdown, stream_rate
+from gxr.bench.endtoend import Breakdown, StreamRate, pool_comparison, stage_breakdown
 from gxr.bench.latency import (
     Timing,
     backend_speedups,
@@ -64,7 +64,7 @@ class LatencyReport:
 def latency_steps(models: Sequence[Path], backends: Sequence[str], batch_sizes: Sequence[int],
                   end_to_end: bool) -> int:
     """How many progress steps `run_latency` reports."""
-    return len(models) * len(backends) * (len(batch_sizes) * (4 if end_to_end else 1) + (1 if end_to_end else 0))
+    return len(models) * len(backends) * (len(batch_sizes) * (3 if end_to_end else 1) + (1 if end_to_end else 0))
 
 
 def end_to_end_files(model: Model, images: Path | None, data: str | None, count: int, folder: Path) -> list[Path]:
@@ -77,14 +77,14 @@ def end_to_end_files(model: Model, images: Path | None, data: str | None, count:
 
 def time_end_to_end(label: str, model: Model, files: list[Path], batch_sizes: Sequence[int], stream: int,
                     on_step: Step | None) -> tuple[Breakdown, list[StreamRate]]:
-    """Stage breakdown at batch 1, then images/s over `stream` files per batch size, without and with the pool."""
+    """Stage breakdown at batch 1, then images/s over `stream` files per batch size, without and with the pool
+    (alternated, three rounds each)."""
     breakdown = stage_breakdown(label, model, files)
     _step(on_step, f"{label} stages")
     rates = []
     for batch in batch_sizes:
-        for workers in (0, default_decode_workers()):
-            rates.append(stream_rate(label, model, files, max(stream, batch), batch, workers))
-            _step(on_step, f"{label} stream b{batch} x{workers}")
+        rates += pool_comparison(label, model, files, max(stream, batch), batch, default_decode_workers())
+        _step(on_step, f"{label} stream b{batch}")
     return breakdown, rates
 
 
