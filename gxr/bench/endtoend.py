@@ -106,7 +106,7 @@ def pool_comparison(label: str, model: Model, files: Sequence[Path], images: int
             runs[w].append(_stream_seconds(model, stream, batch, w))
     compute = compute_rate(model, batch)
     return [StreamRate(label, model.info.channels, w, batch, images, float(np.median(s)),
-                       images / float(np.median(s)), compute, [round(x, 4) for x in s]) for w, s in runs.items()]
+                       images / float(np.median(s)), compute, list(s)) for w, s in runs.items()]
 
 
 def compute_rate(model: Model, batch: int, iters: int = 5) -> float:
