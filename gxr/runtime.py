@@ -7,32 +7,54 @@ the one recorded with the model: decode -> gray (Luma) or RGB -> resize -> uint8
 
 from __future__ import annotations
 
+import os
+import threading
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from gxr.backends.base import Runner
+from gxr.core.decodepool import (
+    ERROR_POLICIES,
+    Decoded,
+    DecodePool,
+    default_decode_workers,
+    image_meta,
+    raise_if_failed,
+    source_names,
+)
 from gxr.core.errors import GxrError
 from gxr.core.manifest import MANIFEST, Manifest
 from gxr.core.modelinfo import ModelInfo, probabilities
-from gxr.core.preprocess import ImageLike, load_pixels
+from gxr.core.preprocess import ImageLike, open_image, to_model_pixels
 from gxr.core.repository import resolve_model_dir
+from gxr.core.results import ImageResult, top1
 
-__all__ = ["Model", "load", "data_spec_for"]
+__all__ = ["Model", "ImageResult", "load", "data_spec_for"]
+
+ACCEPTED_IMAGES = (str, os.PathLike, bytes, np.ndarray, Image.Image)
 
 
 class Model:
-    """A loaded model: `predict` takes file paths, PIL images or numpy arrays (any size, gray or RGB)."""
+    """A loaded model: `predict` takes file paths, PIL images or numpy arrays (any size, gray or RGB).
+
+    One Model may be called from many threads at once. Images are decoded by a pool of `decode_workers`
+    threads (0: in the calling thread), overlapped with inference: while one batch runs, the next ones decode.
+    Inputs are split into batches of at most `batch_size` (the model's maximum batch)."""
 
     def __init__(self, runner: Runner, info: ModelInfo, input_name: str, input_dtype: str,
                  manifest: Manifest | None = None, source: str = "", batch_size: int = 32,
-                 training: dict | None = None):
+                 training: dict | None = None, decode_workers: int | None = None):
         self.runner, self.info, self.manifest, self.source = runner, info, manifest, source
         self.input_name, self.input_dtype, self.batch_size = input_name, input_dtype, batch_size
         # how the network was trained: {"data": {spec, fingerprint, sizes, notes}, "recipe": {...}, "init": [...]}
         self.training = training if training is not None else (manifest.source if manifest is not None else {})
+        self.decoder = DecodePool(default_decode_workers() if decode_workers is None else decode_workers)
+        self._infer_lock = threading.Lock()
 
     @property
     def labels(self) -> list[str]:
@@ -43,15 +65,38 @@ class Model:
         return self.runner.backend
 
     @property
+    def single_label(self) -> bool:
+        """One answer per image (binary or multi-class), so a top-1 prediction exists."""
+        return self.info.task in ("binary", "multiclass")
+
+    @property
     def data_spec(self) -> str | None:
         """The data spec the model was trained on, as recorded in its manifest or checkpoint."""
         return (self.training.get("data") or {}).get("spec")
 
+    def decode(self, image: ImageLike, name: str) -> Decoded:
+        """One image -> uint8 C x S x S pixels and its metadata; a failure is kept as the image's error.
+        The one place where per-image metadata (`meta`) is filled."""
+        if not isinstance(image, ACCEPTED_IMAGES):
+            return Decoded(name, None, GxrError(f"{name}: not an image: expected a file path, encoded bytes, a PIL "
+                                                f"image or a numpy array, got {type(image).__name__}"))
+        try:
+            img = open_image(image, name)
+            meta = image_meta(img)
+            return Decoded(name, to_model_pixels(img, self.info.channels, self.info.image_size), None, meta)
+        except GxrError as exc:
+            return Decoded(name, None, exc)
+        except Exception as exc:   # any decoder failure stays one image's error, never the whole call's
+            error = GxrError(f"{name}: cannot read image ({type(exc).__name__}: {exc})")
+            error.__cause__ = exc   # kept for GXR_DEBUG, as `raise ... from exc` would
+            return Decoded(name, None, error)
+
     def preprocess(self, images: Sequence[ImageLike]) -> np.ndarray:
-        """Images -> uint8 N x C x S x S at the model's size and channel count."""
+        """Images -> uint8 N x C x S x S at the model's size and channel count (the first bad image raises)."""
         if not images:
             raise GxrError("no images given")
-        return np.stack([load_pixels(img, self.info.channels, self.info.image_size) for img in images])
+        decoded = [self.decode(img, name) for img, name in zip(images, source_names(images))]
+        return np.stack([raise_if_failed(d).pixels for d in decoded])
 
     def feed(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """uint8 pixels -> this model's input contract (raw uint8, or normalized float32)."""
@@ -59,22 +104,74 @@ class Model:
             return {self.input_name: pixels}
         return {self.input_name: self.info.norm.apply(pixels)}
 
+    def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One runner call; serialized for runners that are not safe to call concurrently."""
+        if self.runner.concurrent_infer:
+            return self.runner.infer(feed)
+        with self._infer_lock:
+            return self.runner.infer(feed)
+
     def logits_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        out = [self.runner.infer(self.feed(pixels[i:i + self.batch_size]))["logits"]
+        out = [self.infer(self.feed(pixels[i:i + self.batch_size]))["logits"]
                for i in range(0, len(pixels), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.info.num_outputs), np.float32)
 
-    def logits(self, images: ImageLike | Iterable[ImageLike]) -> np.ndarray:
-        return self.logits_from_pixels(self.preprocess(_as_list(images)))
+    def logits(self, images: ImageLike | Iterable[ImageLike], errors: str = "raise",
+               batch_size: int | None = None) -> np.ndarray:
+        """N x L logits; with errors="skip" the rows of images that could not be read are NaN."""
+        return self._run(_as_list(images), errors, batch_size)[0]
 
-    def predict(self, images: ImageLike | Iterable[ImageLike]) -> np.ndarray:
-        """Per-label probabilities, N x L (sigmoid; softmax for multi-class models)."""
-        return probabilities(self.logits(images), self.info.task)
+    def predict(self, images: ImageLike | Iterable[ImageLike], errors: str = "raise",
+                batch_size: int | None = None) -> np.ndarray:
+        """Per-label probabilities, N x L (sigmoid; softmax for multi-class models).
+
+        errors="raise": the first image that cannot be read raises GxrError naming it. errors="skip": every
+        readable image is predicted and the rows of the others are NaN (`predict_results` says why)."""
+        return probabilities(self.logits(images, errors, batch_size), self.info.task)
+
+    def predict_results(self, images: ImageLike | Iterable[ImageLike], errors: str = "skip",
+                        batch_size: int | None = None) -> list[ImageResult]:
+        """One ImageResult per image, in order: probabilities per label (and the top-1 class for single-label
+        models), or the reason it could not be read; `meta` holds what the decoder learned about it."""
+        logits, decoded = self._run(_as_list(images), errors, batch_size)
+        probs = probabilities(logits, self.info.task)
+        return [self._result(d, row) for d, row in zip(decoded, probs)]
 
     def predict_labeled(self, images: ImageLike | Iterable[ImageLike]) -> list[dict[str, float]]:
         return [dict(zip(self.labels, map(float, row))) for row in self.predict(images)]
 
+    def _result(self, decoded: Decoded, row: np.ndarray) -> ImageResult:
+        if decoded.error is not None:
+            return ImageResult(decoded.name, error=str(decoded.error), meta=decoded.meta)
+        values = [float(v) for v in row]
+        return ImageResult(decoded.name, dict(zip(self.labels, values)), meta=decoded.meta,
+                           top1=top1(self.info.task, self.labels, self.info.classes, values))
+
+    def _run(self, images: list, errors: str, batch_size: int | None) -> tuple[np.ndarray, list[Decoded]]:
+        """Decode (in the pool, ahead of inference) and infer batch by batch; logits with NaN rows for failures."""
+        if errors not in ERROR_POLICIES:
+            raise GxrError(f"errors={errors!r}: choose one of {', '.join(ERROR_POLICIES)}")
+        if not images:
+            raise GxrError("no images given")
+        batch = max(1, min(batch_size or self.batch_size, self.batch_size))
+        logits = np.full((len(images), self.info.num_outputs), np.nan, np.float32)
+        decoded: list[Decoded] = []
+        with closing(self.decoder.batches(self.decode, images, source_names(images), batch)) as stream:
+            for start, chunk in stream:
+                if errors == "raise":
+                    for d in chunk:
+                        raise_if_failed(d)
+                decoded += chunk
+                good = [i for i, d in enumerate(chunk) if d.pixels is not None]
+                if good:
+                    out = self.infer(self.feed(np.stack([chunk[i].pixels for i in good])))["logits"]
+                    logits[[start + i for i in good]] = out
+                for d in chunk:
+                    d.pixels = None    # keep only the results: memory stays flat over long streams
+        return logits, decoded
+
     def close(self) -> None:
+        self.decoder.close()
         self.runner.deactivate()
 
     def __enter__(self) -> Model:
@@ -99,11 +196,18 @@ def _as_list(images) -> list:
 
 
 def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None,
-         torch_options=None) -> Model:
+         torch_options=None, decode_workers: int | None = None) -> Model:
     """Load a model for inference (see the module docstring for what `path` may be). `torch_options`
     (gxr.backends.torch_runner.TorchOptions) tune the torch backend: precision, channels-last, CUDA graphs,
-    uint8 input."""
-    path = Path(path)
+    uint8 input. `decode_workers`: threads decoding images ahead of inference (default: one per core, at
+    most 4; 0 decodes in the calling thread)."""
+    model = _load(Path(path), backend, device, threads, torch_options)
+    if decode_workers is not None:
+        model.decoder = DecodePool(decode_workers)
+    return model
+
+
+def _load(path: Path, backend: str, device: str, threads: int | None, torch_options) -> Model:
     if not path.exists():
         raise GxrError(f"{path}: model not found")
     is_torch = path.suffix in (".pt", ".pth") or (path.is_dir() and (path / "model.pt").is_file()

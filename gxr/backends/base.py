@@ -28,6 +28,7 @@ class Runner(ABC):
 
     backend: str = ""
     device_resident: bool = False       # can time a forward with its input already on the device
+    concurrent_infer: bool = False      # infer() may be called from several threads at once
 
     def __init__(self) -> None:
         self.active = False

@@ -15,6 +15,7 @@ _ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(flo
 
 class OrtRunner(Runner):
     backend = "onnxruntime"
+    concurrent_infer = True             # InferenceSession.run is thread-safe
 
     def __init__(self, model_onnx: str | Path, device: str = "cpu", threads: int | None = None):
         super().__init__()

@@ -38,8 +38,13 @@ def latency(
     iters: int = typer.Option(30),
     threads: int | None = typer.Option(None, help="Intra-op threads for torch and ONNX Runtime"),
     end_to_end: bool = typer.Option(False, "--end-to-end", help="Also time decode + resize + gray/color + "
-                                    "normalize + inference from PNG files of real test images"),
+                                    "normalize + inference from image files (--images, or real test images), "
+                                    "per stage, and images/s with and without the decode pool"),
     data: str | None = typer.Option(None, help="Data spec for --end-to-end images (default: the model's)"),
+    images: Path | None = typer.Option(None, help="Time --end-to-end on these image files (a folder, searched "
+                                       "recursively, or one file) instead of test images of --data"),
+    stream: int = typer.Option(48, help="--end-to-end: images per stream for images/s with and without the "
+                               "decode pool"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     precision: str = typer.Option("fp32", help="torch: fp32 | bf16 | fp16 (autocast)"),
     channels_last: bool = typer.Option(False, help="torch: channels-last memory format"),
@@ -78,7 +83,7 @@ def latency(
         task = progress.add_task("latency", total=latency_steps(models, backends, sizes, end_to_end), status="")
         report = run_latency(models, backends=backends, batch_sizes=sizes, warmup=warmup, iters=iters,
                              threads=threads, end_to_end=end_to_end, data=data, device=device, torch_options=options,
-                             device_resident=device_resident,
+                             device_resident=device_resident, images=images, stream=stream,
                              on_step=lambda s: progress.update(task, advance=1, status=s))
     print_latency(report)
     save_json(report.to_json(), json_out)

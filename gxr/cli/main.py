@@ -5,12 +5,33 @@ from __future__ import annotations
 import typer
 
 from gxr import __version__
-from gxr.cli import bench, convert, data, demo, export, models, predict, study, train
+from gxr.cli import bench, convert, data, demo, export, inspect, models, predict, study, train
 
+
+def _flags_show_no_value() -> None:
+    """Typer's help shows every flag (--help included) with a `<bool>` type, as if it took a value; a flag
+    takes none, so its type column stays empty."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "gxr_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich.gxr_flags = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_show_no_value()
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}   # inherited by every group and command
 app = typer.Typer(name="gxr", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  context_settings=HELP_OPTIONS,
                   help="Gray vs color ImageNet pre-training for chest X-rays: train, convert, export, benchmark.")
 app.add_typer(train.app, name="train")
 app.add_typer(data.app, name="data")
+inspect.register(bench.app)
 app.add_typer(bench.app, name="bench")
 app.command("convert")(convert.convert)
 app.command("export")(export.export)

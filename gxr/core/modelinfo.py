@@ -52,13 +52,28 @@ class ModelInfo:
 
 
 def probabilities(logits: np.ndarray, task: str) -> np.ndarray:
-    """Logits -> probabilities: softmax for multiclass, sigmoid otherwise."""
+    """Logits -> probabilities: softmax for multiclass, sigmoid otherwise. Both are computed without
+    overflow for any finite logit (no `overflow encountered in exp` warnings)."""
     logits = np.asarray(logits, dtype=np.float64)
     if task == "multiclass":
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=1, keepdims=True)
-    return 1.0 / (1.0 + np.exp(-logits))
+        return softmax(logits)
+    return sigmoid(logits)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) evaluated as exp(-|x|) / (1 + exp(-|x|)) for negative x, so exp never overflows."""
+    x = np.asarray(x, dtype=np.float64)
+    small = np.exp(-np.abs(x))                     # in (0, 1]: cannot overflow
+    return np.where(x >= 0, 1.0 / (1.0 + small), small / (1.0 + small))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax after subtracting each row's maximum (every exponent <= 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return x.copy()
+    exp = np.exp(x - x.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def predicted_labels(probs: np.ndarray, task: str) -> np.ndarray:

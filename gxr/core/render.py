@@ -65,7 +65,31 @@ def latency_tables(report) -> list[Table]:
         tables.append(ratio_table(report.gray_over_color))
     if report.torch_over_onnxruntime:
         tables.append(speedup_table(report.torch_over_onnxruntime))
+    if getattr(report, "breakdowns", None):
+        tables.append(breakdown_table(report.breakdowns))
+    if getattr(report, "streams", None):
+        tables.append(stream_table(report.streams))
     return tables
+
+
+def breakdown_table(breakdowns) -> Table:
+    table = _table("end to end, batch 1: p50 ms/image per stage",
+                   ("model", "ch", "size", "decode", "gray/RGB + resize", "normalize", "inference", "total"),
+                   ("model",))
+    for b in breakdowns:
+        norm = "in graph" if b.normalization_in_graph else f"{b.ms['normalize']:.2f}"
+        table.add_row(b.model, str(b.channels), str(b.image_size), f"{b.ms['decode']:.2f}",
+                      f"{b.ms['convert_resize']:.2f}", norm, f"{b.ms['inference']:.2f}", f"{b.ms['total']:.2f}")
+    return table
+
+
+def stream_table(streams) -> Table:
+    table = _table("end to end from files: images/s with and without the decode pool",
+                   ("model", "ch", "batch", "decode threads", "images", "img/s", "compute-only img/s"), ("model",))
+    for s in streams:
+        table.add_row(s.model, str(s.channels), str(s.batch), str(s.decode_workers) if s.decode_workers else
+                      "0 (no pool)", str(s.images), f"{s.images_per_s:.1f}", f"{s.compute_images_per_s:.1f}")
+    return table
 
 
 PARITY_KEYS = ("max_abs_error", "max_rel_error", "label_agreement", "ref_mean_auc", "candidate_mean_auc",
@@ -182,3 +206,19 @@ def matrix_markdown(rows: list[dict[str, Any]]) -> str:
                      f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {speed} | {_fmt_spec(r['mean_auc'], '.4f')} | "
                      f"{_fmt_spec(r['auc_delta'], '+.4f')} |")
     return "\n".join(lines) + "\n"
+
+
+def predictions_table(results, labels: list[str], single_label: bool, title: str) -> Table:
+    """One row per predicted image: its full path (folded, never cut), a probability per label, and the
+    predicted class (single-label models) or the labels at p >= 0.5 (multi-label models)."""
+    from gxr.core.results import positives
+
+    table = Table(title=title)
+    table.add_column("image", overflow="fold", ratio=3, min_width=16)
+    for label in labels:
+        table.add_column(label, justify="right", overflow="fold")
+    table.add_column("prediction" if single_label else "p >= 0.5", overflow="fold")
+    for r in results:
+        last = f"{r.top1[0]} ({r.top1[1]:.3f})" if r.top1 else ", ".join(positives(r)) or "-"
+        table.add_row(r.source, *(f"{r.probabilities[k]:.4f}" for k in labels), last)
+    return table
