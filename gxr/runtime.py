@@ -23,14 +23,13 @@ from gxr.core.decodepool import (
     Decoded,
     DecodePool,
     default_decode_workers,
-    image_meta,
     raise_if_failed,
     source_names,
 )
 from gxr.core.errors import GxrError
 from gxr.core.manifest import MANIFEST, Manifest
 from gxr.core.modelinfo import ModelInfo, probabilities
-from gxr.core.preprocess import ImageLike, open_image, to_model_pixels
+from gxr.core.preprocess import ImageLike, decode_pixels
 from gxr.core.repository import resolve_model_dir
 from gxr.core.results import ImageResult, top1
 
@@ -81,9 +80,8 @@ class Model:
             return Decoded(name, None, GxrError(f"{name}: not an image: expected a file path, encoded bytes, a PIL "
                                                 f"image or a numpy array, got {type(image).__name__}"))
         try:
-            img = open_image(image, name)
-            meta = image_meta(img)
-            return Decoded(name, to_model_pixels(img, self.info.channels, self.info.image_size), None, meta)
+            pixels, meta = decode_pixels(image, self.info.channels, self.info.image_size, name)
+            return Decoded(name, pixels, None, meta)
         except GxrError as exc:
             return Decoded(name, None, exc)
         except Exception as exc:   # any decoder failure stays one image's error, never the whole call's

@@ -42,14 +42,6 @@ def default_decode_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def image_meta(img) -> dict[str, Any]:
-    """What every decoded image reports about itself: size as stored, mode and file format."""
-    meta: dict[str, Any] = {"width": img.width, "height": img.height, "mode": img.mode}
-    if getattr(img, "format", None):
-        meta["format"] = img.format
-    return meta
-
-
 def raise_if_failed(decoded: Decoded) -> Decoded:
     if decoded.error is not None:
         raise decoded.error
