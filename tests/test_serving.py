@@ -93,7 +93,8 @@ def test_one_bad_file_does_not_cost_the_good_ones(exported, real_pngs, tmp_path)
         assert r.source == name and r.error.startswith(f"{name}: ") and "\n" not in r.error
     assert "image file not found" in results[5].error
     assert "got NoneType" in results[6].error and "got int" in results[7].error
-    assert results[0].meta == {"width": 45, "height": 45, "mode": "L", "format": "PNG"}
+    assert {k: results[0].meta[k] for k in ("width", "height", "mode", "format", "bits")} == {
+        "width": 45, "height": 45, "mode": "L", "format": "PNG", "bits": 8}
     assert results[0].probabilities == {"pneumonia": pytest.approx(float(good[0, 0]))}
     with pytest.raises(GxrError, match="truncated.png"):
         model.predict(mixed)                      # errors="raise" (the default): the first bad image, by name

@@ -111,10 +111,10 @@ def _run_matrix(models: list[Path], backend: str, batch_sizes: list[int], warmup
 def parity(
     ref: Path = typer.Argument(..., help="Reference model (e.g. model.pt)"),
     candidate: Path = typer.Argument(..., help="Candidate model (e.g. the exported repository entry)"),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the results JSON here"),
     data: str | None = typer.Option(None, help="Data spec (default: the reference model's data)"),
-    split: str = typer.Option("test", help="train | val | test"),
     limit: int | None = typer.Option(None, help="At most this many images"),
-    json_out: Path | None = typer.Option(None, "--json"),
+    split: str = typer.Option("test", help="train | val | test"),
 ) -> None:
     """Max abs / relative error, label agreement and AUC difference of two runners on real images."""
     from gxr.bench.suites import run_parity

@@ -63,7 +63,7 @@ def entry_row(version_dir: Path) -> dict[str, Any]:
     """One row; a broken entry becomes a row that says what is wrong instead of stopping the listing."""
     row: dict[str, Any] = {"name": version_dir.parent.name, "version": int(version_dir.name)}
     try:
-        _, manifest = resolve_model_dir(version_dir)
+        manifest = resolve_model_dir(version_dir)[1].to_dict()
         row.update(precision=(manifest.get("precision") or {}).get("precision", "fp32"),
                    channels=manifest["channels"], arch=manifest.get("arch"), image_size=manifest.get("image_size"),
                    input=input_contract(manifest), bytes=size_bytes(version_dir), parity=parity_summary(manifest),

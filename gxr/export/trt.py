@@ -77,7 +77,7 @@ def build_engine(stage: Path, manifest: dict[str, Any], console=None, workspace_
     write_bytes(plan, bytes(serialized))
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
-    manifest["tensorrt"] = {"file": plan.name, "sha256": sha256_file(plan), **identity,
+    manifest["tensorrt"] = {"file": plan.name, "sha256": sha256_file(plan), "bytes": plan.stat().st_size, **identity,
                             "precision": (manifest.get("precision") or {}).get("precision", "fp32"),
                             "profile": {k: list(s) for k, s in zip(("min", "opt", "max"), profile_shapes(manifest))},
                             "timing_cache": {"file": str(cache_file), "reused": reused}}

@@ -137,7 +137,7 @@ def test_failed_build_leaves_no_version(tmp_path, monkeypatch, fake_trt, low_pre
     shutil.copytree(low_precision["int8"].parent, tmp_path / "m")
     with pytest.raises(GxrError, match="engine build failed"):
         engine_version(tmp_path / "m" / "1")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "config.pbtxt"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "config.pbtxt", "labels.txt"]
 
 
 def test_engine_from_another_gpu_or_version_fails_saying_where_it_was_built(fake_trt):
