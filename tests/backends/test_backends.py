@@ -48,13 +48,22 @@ def test_infer_on_an_inactive_runner_is_an_error(exported):
         runner.infer({"pixels": np.zeros((1, 1, 32, 32), np.uint8)})
 
 
-def test_trt_profile_shapes_cover_gray_input_for_color_engines(exported):
+@pytest.mark.parametrize("key", ["gray", "color"])
+def test_trt_profile_spans_the_batch_range_and_every_accepted_channel_count(exported, key):
+    """Properties, not the implementation: min <= opt <= max per dimension, the batch axis spans the manifest's
+    range, spatial dims are the model's, and the channel axis spans exactly the accepted channel counts.
+    The stated choice: the opt shape takes the fewest channels (gray X-rays are what a color engine is fed)."""
     from gxr.export.trt import profile_shapes
 
-    color = json.loads((exported["color"] / "manifest.json").read_text())
-    assert profile_shapes(color) == ((1, 1, 32, 32), (8, 1, 32, 32), (32, 3, 32, 32))
-    gray = json.loads((exported["gray"] / "manifest.json").read_text())
-    assert profile_shapes(gray)[2] == (32, 1, 32, 32)
+    manifest = json.loads((exported[key] / "manifest.json").read_text())
+    lo, opt, hi = profile_shapes(manifest)
+    assert all(a <= b <= c for a, b, c in zip(lo, opt, hi))
+    assert (lo[0], opt[0], hi[0]) == (manifest["batch"]["min"], manifest["batch"]["opt"], manifest["batch"]["max"])
+    assert {lo[2:], opt[2:], hi[2:]} == {(manifest["image_size"], manifest["image_size"])}
+    accepted = manifest["input"]["accepted_channels"]
+    assert (lo[1], hi[1]) == (min(accepted), max(accepted))
+    assert opt[1] == min(accepted)
+    assert accepted == ([1, 3] if key == "color" else [1])   # the uint8 color graph also takes 1-channel gray
 
 
 def test_tensorrt_backend_without_engine_is_a_clear_error(exported):
