@@ -29,11 +29,13 @@ from gxr.core.decodepool import (
 from gxr.core.errors import GxrError
 from gxr.core.manifest import MANIFEST, Manifest
 from gxr.core.modelinfo import ModelInfo, probabilities
+from gxr.core.normalization import model_input
 from gxr.core.preprocess import ImageLike, decode_pixels
 from gxr.core.repository import resolve_model_dir
 from gxr.core.results import ImageResult, top1
+from gxr.core.scores import Scores
 
-__all__ = ["Model", "ImageResult", "load", "data_spec_for"]
+__all__ = ["Model", "ImageResult", "Scores", "load", "data_spec_for", "score_split", "score_data"]
 
 ACCEPTED_IMAGES = (str, os.PathLike, bytes, np.ndarray, Image.Image)
 
@@ -98,9 +100,7 @@ class Model:
 
     def feed(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """uint8 pixels -> this model's input contract (raw uint8, or normalized float32)."""
-        if self.input_dtype == "uint8":
-            return {self.input_name: pixels}
-        return {self.input_name: self.info.norm.apply(pixels)}
+        return {self.input_name: model_input(pixels, self.info.norm, self.input_dtype == "uint8")}
 
     def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One runner call; serialized for runners that are not safe to call concurrently."""
@@ -187,6 +187,26 @@ def data_spec_for(explicit: str | None, *models: Model) -> str:
     return spec
 
 
+def score_split(model: Model, split, limit: int | None = None, data: str = "", split_name: str = "") -> Scores:
+    """The one way gxr predicts a labelled split: the first `limit` images (default all) of a `gxr.data.Split`,
+    decoded with the model's recorded preprocessing, through its runner; logits at full precision."""
+    from gxr.data import split_pixels
+
+    pixels = split_pixels(split, model.info.channels, model.info.image_size, limit)
+    n = len(pixels)
+    return Scores(model.logits_from_pixels(pixels), np.asarray(split.targets[:n]), list(model.labels),
+                  model.info.task, [split.images.name(i) for i in range(n)], f"{model.source} ({model.backend})",
+                  data, split_name)
+
+
+def score_data(model: Model, data: str | None = None, split: str = "test", limit: int | None = None) -> Scores:
+    """`score_split` on a split of a data spec (default: the data the model was trained on)."""
+    from gxr.data import open_source
+
+    spec = data_spec_for(data, model)
+    return score_split(model, open_source(spec).split(split), limit, spec, split)
+
+
 def _as_list(images) -> list:
     if isinstance(images, (str, Path, bytes, np.ndarray)) or hasattr(images, "getpixel"):
         return [images]
@@ -265,6 +285,16 @@ def _load_torch(path: Path, device: str, threads: int | None, image_size: int | 
     meta = runner.input_metadata()[0]
     training = {"data": payload.get("data"), "recipe": payload.get("recipe"), "init": payload.get("init_notes")}
     return Model(runner, info, meta.name, meta.dtype, source=str(path), training=training)
+
+
+def onnx_model(onnx_path: Path, manifest: Manifest, device: str = "cpu", threads: int | None = None) -> Model:
+    """A Model over an ONNX file described by `manifest` that is not (yet) in a repository, e.g. a graph being
+    exported, so that export checks score it exactly as `gxr.load` would."""
+    from gxr.backends.ort_runner import OrtRunner
+
+    runner = OrtRunner(onnx_path, device, threads).activate()
+    return Model(runner, manifest.info, manifest.input.name, manifest.input.dtype, manifest, str(onnx_path),
+                 batch_size=manifest.batch.max)
 
 
 def _load_onnx(path: Path, device: str, threads: int | None, openvino: str | None = None) -> Model:

@@ -1,59 +1,81 @@
-"""Gray vs color on the same test images: the paper's Table 2 (per-label AUC, DeLong p) and Table 4
-(ms/image), for NIH ChestX-ray14 (`run_nih`) or any multi-label / binary / multi-class set (`run_compare`)."""
+"""Gray vs color on the same test images: the paper's Table 2 (per-label AUC, DeLong p with Holm) and Table 4
+(ms/image), for NIH ChestX-ray14 (`run_nih`) or any multi-label / binary / multi-class set (`run_compare`).
+Scores and tests come from gxr.core.comparator; the paper's figures from gxr.core.paper."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from gxr.bench.latency import bench_model
+from gxr.bench.latency import Timing, bench_model
+from gxr.bench.noise import NoiseMonitor
+from gxr.core import paper
+from gxr.core.comparator import MIN_POSITIVES, PairedAuc, delong_comparison, rule_text
 from gxr.core.errors import GxrError
-from gxr.core.metrics import delong_test, one_hot_targets, stars
-from gxr.core.modelinfo import probabilities
 from gxr.core.provenance import machine_info
-from gxr.data import Split, open_source, split_pixels
-from gxr.runtime import Model, data_spec_for, load
-
-# Xie & Richmond 2018, NIH ChestX-ray14 test split, Inception-V3 pre-trained on ImageNet and fine-tuned:
-# the mean AUCs they report (per-label values of their Table 2 are not carried here).
-PAPER_NIH = {"gray_mean_auc": 0.7706, "color_mean_auc": 0.7498, "gray_ms_per_image": 6.4,
-             "color_ms_per_image": 8.0, "hardware": "GTX 1080 Ti"}
+from gxr.core.scores import Scores
+from gxr.runtime import Model, data_spec_for, load, score_data
 
 
 @dataclass
-class LabelRow:
-    label: str
-    positives: int
-    gray_auc: float | None
-    color_auc: float | None
-    z: float | None
-    p_value: float | None
-    stars: str
+class PaperFigures:
+    """The published numbers printed beside a measured comparison (the paper's own benchmark only)."""
+
+    labels: list[paper.PaperLabel]
+    gray_mean_auc: float
+    color_mean_auc: float
+    gray_ms_per_image: float
+    color_ms_per_image: float
+    hardware: str
+
+    @classmethod
+    def nih(cls) -> PaperFigures:
+        ms = paper.MS_PER_IMAGE["NIH"]
+        return cls(list(paper.NIH_TABLE2), paper.NIH_MEAN_AUC["gray"], paper.NIH_MEAN_AUC["color"], ms["gray"],
+                   ms["color"], paper.HARDWARE)
+
+    def label(self, name: str) -> paper.PaperLabel | None:
+        return next((row for row in self.labels if row.label == name), None)
 
 
 @dataclass
 class Comparison:
     title: str
     task: str
-    images: int
     data: str
     split: str
-    labels: list[LabelRow]
-    mean_auc: dict[str, float | None]
-    latency_batch1: dict[str, dict[str, Any]]
+    auc: PairedAuc                            # a = gray, b = color
+    latency_batch1: dict[str, Timing]         # "gray" / "color" -> batch-1 compute timing
     gray_model: str
     color_model: str
-    trained: dict[str, str]                  # how each model was trained: data, epochs, size, init
+    trained: dict[str, str]                   # how each model was trained: data, epochs, size, init
     machine: dict[str, Any]
-    undefined_labels: list[str] = field(default_factory=list)
-    paper: dict[str, Any] | None = None      # the published numbers, where this is the paper's benchmark
+    timing_warnings: list[str] = field(default_factory=list)
+    paper: PaperFigures | None = None         # the published numbers, where this is the paper's benchmark
+
+    @property
+    def images(self) -> int:
+        return self.auc.images
+
+    @property
+    def rule(self) -> str:
+        return rule_text(self.auc.min_positives)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "gray-vs-color", **asdict(self)}
+        """The report as JSON: per label gray/color AUC, raw and Holm-adjusted p, means under the rule."""
+        rows = [{"label": r.label, "positives": r.positives, "negatives": r.negatives, "gray_auc": r.auc_a,
+                 "color_auc": r.auc_b, "z": r.z, "p_value": r.p_value, "p_holm": r.p_holm, "stars": r.stars,
+                 "in_mean": r.eligible} for r in self.auc.rows]
+        return {"kind": "gray-vs-color", "title": self.title, "task": self.task, "images": self.images,
+                "data": self.data, "split": self.split, "labels": rows,
+                "mean_auc": {"gray": self.auc.mean_auc_a, "color": self.auc.mean_auc_b},
+                "min_positives": self.auc.min_positives, "rule": self.rule, "left_out": self.auc.left_out,
+                "undefined_labels": [r.label for r in self.auc.rows if r.auc_a is None or r.auc_b is None],
+                "latency_batch1": {k: asdict(t) for k, t in self.latency_batch1.items()},
+                "gray_model": self.gray_model, "color_model": self.color_model, "trained": self.trained,
+                "machine": self.machine, "timing_warnings": self.timing_warnings,
+                "paper": asdict(self.paper) if self.paper else None}
 
 
 def training_line(model: Model) -> str:
@@ -67,65 +89,53 @@ def training_line(model: Model) -> str:
             f"{recipe.get('image_size', model.info.image_size)} px; init: {init}")
 
 
-def _batch1_latency(model: Model, iters: int) -> dict[str, Any]:
-    t = bench_model("b1", model, [1], warmup=3, iters=iters)[0]
-    return {"ms_per_image_p50": t.ms_per_image_p50, "ms_per_image_p90": t.ms_per_image_p90, "backend": t.backend,
-            "provider": t.provider, "input_bytes_per_image": t.input_bytes_per_image}
-
-
-def compare_models(gray: Model, color: Model, split: Split, limit: int | None = None,
-                   latency_iters: int = 20) -> tuple[list[LabelRow], int, dict[str, dict[str, Any]]]:
-    """Per-label AUC + DeLong on the same images, then ms/image at batch 1 (each model in its own block)."""
+def check_gray_and_color(gray: Model, color: Model) -> None:
     g, c = gray.info, color.info
     if g.channels != 1 or c.channels != 3:
         raise GxrError(f"{gray.source}: the gray model must have 1 channel and the color model 3 "
                        f"(got {g.channels} and {c.channels})")
     if g.labels != c.labels or g.task != c.task:
         raise GxrError(f"{color.source}: labels/task differ from {gray.source}; compare models of the same task")
-    probs = {key: probabilities(m.logits_from_pixels(split_pixels(split, m.info.channels, m.info.image_size, limit)),
-                                m.info.task) for key, m in (("gray", gray), ("color", color))}
-    n = len(probs["gray"])
-    y = one_hot_targets(split.targets[:n], g.task, len(g.labels))
-    rows = []
-    for i, label in enumerate(g.labels):
-        r = delong_test(y[:, i], probs["gray"][:, i], probs["color"][:, i])
-        rows.append(LabelRow(label, int(y[:, i].sum()), _num(r.auc_a), _num(r.auc_b), _num(r.z), _num(r.p_value),
-                             stars(r.p_value)))
-    latency = {key: _batch1_latency(m, latency_iters) for key, m in (("gray", gray), ("color", color))}
-    return rows, n, latency
+
+
+def score_pair(gray: Model, color: Model, data: str, split: str, limit: int | None) -> tuple[Scores, Scores]:
+    """Both models' Scores on the same images (each decoded with its own preprocessing)."""
+    check_gray_and_color(gray, color)
+    return score_data(gray, data, split, limit), score_data(color, data, split, limit)
+
+
+def batch1_latency(models: dict[str, Model], iters: int) -> tuple[dict[str, Timing], list[str]]:
+    """Batch-1 compute timing of each model in its own block, with the noise rule's warnings."""
+    monitor, out = NoiseMonitor(), {}
+    for key, model in models.items():
+        with monitor.block(key):
+            out[key] = bench_model(key, model, [1], warmup=3, iters=iters)[0]
+    return out, monitor.warnings(list(out.values()))
 
 
 def run_compare(gray: Path, color: Path, *, data: str | None = None, split: str = "test", limit: int | None = None,
-                iters: int = 20, title: str = "gray vs color (compare)") -> Comparison:
+                iters: int = 20, title: str = "gray vs color (compare)",
+                min_positives: int = MIN_POSITIVES) -> Comparison:
     """Gray vs color on one labelled set."""
     with load(gray) as g, load(color) as c:
         spec = data_spec_for(data, g, c)
-        rows, n, latency = compare_models(g, c, open_source(spec).split(split), limit, iters)
+        scores_g, scores_c = score_pair(g, c, spec, split, limit)
+        latency, warnings = batch1_latency({"gray": g, "color": c}, iters)
         trained = {"gray": training_line(g), "color": training_line(c)}
-    defined = [r for r in rows if r.gray_auc is not None and r.color_auc is not None]
-    return Comparison(title, g.info.task, n, spec, split, rows,
-                      {"gray": _mean([r.gray_auc for r in defined]), "color": _mean([r.color_auc for r in defined])},
-                      latency, str(gray), str(color), trained, machine_info(),
-                      [r.label for r in rows if r not in defined])
+    auc = delong_comparison(scores_g, scores_c, min_positives, "gray", "color")
+    return Comparison(title, scores_g.task, spec, split, auc, latency, str(gray), str(color), trained,
+                      machine_info(), warnings)
 
 
 def run_nih(gray: Path, color: Path, *, data: str | None = None, split: str = "test", limit: int | None = None,
-            iters: int = 20) -> Comparison:
+            iters: int = 20, min_positives: int = MIN_POSITIVES) -> Comparison:
     """The paper's NIH ChestX-ray14 benchmark: 14 labels in its order, its numbers beside the measured ones."""
     from gxr.data.nih import NIH_LABELS
 
-    result = run_compare(gray, color, data=data, split=split, limit=limit, iters=iters,
+    result = run_compare(gray, color, data=data, split=split, limit=limit, iters=iters, min_positives=min_positives,
                          title="NIH ChestX-ray14: gray vs color (Xie & Richmond 2018, Tables 2 and 4)")
-    if [r.label for r in result.labels] != NIH_LABELS:
+    if [r.label for r in result.auc.rows] != NIH_LABELS:
         raise GxrError(f"{gray}: not an NIH ChestX-ray14 model (its labels are not the 14 NIH findings in the "
                        "paper's order); use the general comparison instead")
-    result.paper = dict(PAPER_NIH)
+    result.paper = PaperFigures.nih()
     return result
-
-
-def _num(v: float | None) -> float | None:
-    return None if v is None or math.isnan(v) else float(v)
-
-
-def _mean(values: list[float | None]) -> float | None:
-    return float(np.mean(values)) if values else None

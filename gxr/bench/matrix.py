@@ -1,26 +1,22 @@
 """The precision/backend latency matrix: every (model, backend) cell timed in its own block of consecutive
 runs, its speed-up against the FP32 graph of the same source model under ONNX Runtime, and its test AUC
-delta against that same reference beside it. Warns when the numbers are noisy.
+delta against that same reference beside it (from the comparator). Warns by the noise rule (gxr.bench.noise).
 
 A cell is a repository entry (an FP32, FP16 or INT8 graph of one checkpoint) under one backend:
 `onnxruntime`, `openvino` (FP32 inference), `openvino:bf16` (the BF16 inference-precision hint), `torch`."""
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from gxr.bench.latency import Timing, bench_model
-from gxr.core.metrics import evaluate
-from gxr.core.modelinfo import probabilities
-from gxr.runtime import Model, load
+from gxr.bench.noise import NoiseMonitor, NoiseRule
+from gxr.core.comparator import auc_parity, auc_summary
+from gxr.core.scores import Scores
+from gxr.runtime import Model, load, score_data
 
-NOISE_P90_OVER_P50 = 1.10
 REFERENCE_BACKEND = "onnxruntime"
 
 
@@ -35,6 +31,7 @@ class Cell:
     mean_auc: float | None = None
     auc_images: int = 0
     foreign_cpu: float | None = None   # share of the CPUs other processes used while this cell was timed
+    auc_delta: float | None = None     # mean AUC minus the reference cell's, on the same images (comparator)
 
 
 def model_identity(path: Path) -> tuple[str, str, str]:
@@ -54,53 +51,22 @@ def model_identity(path: Path) -> tuple[str, str, str]:
     return label, source, precision
 
 
-def load_average() -> float:
-    return os.getloadavg()[0]
-
-
-def cpu_snapshot() -> tuple[float, float, float] | None:
-    """(wall s, CPU s busy on the whole machine, CPU s of this process) from /proc/stat; None off Linux."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(v) for v in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)   # minus idle and iowait
-    times = os.times()
-    return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), times.user + times.system
-
-
-def foreign_cpu_share(before, after, cores: int) -> float | None:
-    """Fraction of the machine's CPU capacity used by other processes between two snapshots."""
-    if before is None or after is None or after[0] <= before[0]:
-        return None
-    others = (after[1] - before[1]) - (after[2] - before[2])
-    return max(0.0, others) / ((after[0] - before[0]) * cores)
-
-
-def test_auc(model: Model, pixels: np.ndarray, targets: np.ndarray) -> float | None:
-    """Mean test AUC of `model` on ready-made uint8 pixels."""
-    probs = probabilities(model.logits_from_pixels(pixels), model.info.task)
-    return evaluate(model.info.task, model.info.labels, targets, probs)["mean_auc"]
-
-
-class TestImages:
-    """Test-split pixels per (data spec, channels, size), decoded once for all cells."""
+class TestScores:
+    """Each cell's Scores on the test split (the first `limit` images), for its AUC and its AUC delta."""
 
     def __init__(self, data: str | None, limit: int):
-        self.data, self.limit, self.cache = data, limit, {}
+        self.data, self.limit = data, limit
+        self.by_cell: dict[str, Scores] = {}
 
-    def get(self, model: Model) -> tuple[np.ndarray, np.ndarray, str]:
-        from gxr.data import open_source, split_pixels
-        from gxr.runtime import data_spec_for
+    def score(self, cell: Cell, model: Model) -> None:
+        scores = score_data(model, self.data, "test", self.limit)
+        self.by_cell[cell.label] = scores
+        cell.mean_auc, cell.auc_images = auc_summary(scores).mean_auc, len(scores)
 
-        spec = data_spec_for(self.data, model)
-        key = (spec, model.info.channels, model.info.image_size)
-        if key not in self.cache:
-            split = open_source(spec).split("test")
-            pixels = split_pixels(split, model.info.channels, model.info.image_size, self.limit)
-            self.cache[key] = (pixels, np.asarray(split.targets[:len(pixels)]), spec)
-        return self.cache[key]
+    def delta(self, cell: Cell, ref: Cell | None) -> float | None:
+        if ref is None or cell.label not in self.by_cell or ref.label not in self.by_cell:
+            return None
+        return auc_parity(self.by_cell[ref.label], self.by_cell[cell.label]).mean_delta
 
 
 def reference_of(cell: Cell, cells: list[Cell]) -> Cell | None:
@@ -117,42 +83,26 @@ def matrix_rows(cells: list[Cell], timings: list[Timing]) -> list[dict[str, Any]
         ref = reference_of(cell, cells)
         for t in (t for t in timings if t.model == cell.label):
             ref_t = by_key.get((ref.label, t.mode, t.batch)) if ref else None
-            both = ref is not None and cell.mean_auc is not None and ref.mean_auc is not None
-            delta = cell.mean_auc - ref.mean_auc if both else None
             rows.append({"model": cell.label, "backend": cell.backend, "graph": cell.graph, "provider": cell.provider,
                          "mode": t.mode, "batch": t.batch, "p50_ms": t.ms_per_image_p50, "p90_ms": t.ms_per_image_p90,
                          "p90_over_p50": t.ms_per_image_p90 / t.ms_per_image_p50,
                          "speedup_vs_fp32_ort": ref_t.ms_per_image_p50 / t.ms_per_image_p50 if ref_t else None,
-                         "reference": ref.label if ref else None, "mean_auc": cell.mean_auc, "auc_delta": delta,
-                         "auc_images": cell.auc_images})
+                         "reference": ref.label if ref else None, "mean_auc": cell.mean_auc,
+                         "auc_delta": cell.auc_delta, "auc_images": cell.auc_images})
     return rows
-
-
-def noise_warnings(rows: list[dict[str, Any]], loads: list[float], cores: int,
-                   threshold: float = NOISE_P90_OVER_P50) -> list[str]:
-    """Human-readable warnings: spread within a block, or a busy machine while timing."""
-    warnings = [f"{r['model']} ({r['backend']}) {r['mode']} b{r['batch']}: p90/p50 = {r['p90_over_p50']:.2f} > "
-                f"{threshold:g} (noisy)" for r in rows if r["p90_over_p50"] > threshold]
-    busy = [x for x in loads if x > cores]
-    if busy:
-        warnings.append(f"load average reached {max(busy):.2f} on {cores} cores while timing: other work was "
-                        "running, timings are unreliable")
-    return warnings
-
-
-def foreign_warnings(cells: list[Cell], threshold: float = 0.05) -> list[str]:
-    return [f"{c.label}: other processes used {c.foreign_cpu:.0%} of the CPUs while it was timed"
-            for c in cells if c.foreign_cpu is not None and c.foreign_cpu > threshold]
 
 
 def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], warmup: int, iters: int,
                threads: int | None, data: str | None, auc_limit: int, on_step: Callable[[str], None] | None = None,
-               noise_threshold: float = NOISE_P90_OVER_P50) -> dict[str, Any]:
-    """Time every (model, backend) cell in its own block, then its test AUC; rows + warnings + raw timings."""
+               noise_rule: NoiseRule = NoiseRule()) -> dict[str, Any]:
+    """Time every (model, backend) cell in its own block (watched by the noise monitor), then score it on the
+    test split; rows + warnings + raw timings."""
+    from importlib import metadata
+
+    from gxr.bench.latency import timings_json
     from gxr.core.provenance import machine_info
 
-    cells, timings, loads = [], [], []
-    images = TestImages(data, auc_limit)
+    cells, timings, monitor, scores = [], [], NoiseMonitor(noise_rule), TestScores(data, auc_limit)
     for path in models:
         name, source, graph = model_identity(path)
         for backend in backends:
@@ -160,21 +110,14 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
                 continue
             with load(path, backend=backend, threads=threads) as model:
                 cell = Cell(f"{name} ({backend})", str(path), backend, source, graph, model.runner.provider)
-                loads.append(load_average())
-                before = cpu_snapshot()
-                timings += bench_model(cell.label, model, batch_sizes, warmup, iters, None, on_step, group=name)
-                cell.foreign_cpu = foreign_cpu_share(before, cpu_snapshot(), os.cpu_count() or 1)
-                loads.append(load_average())
+                with monitor.block(cell.label):
+                    timings += bench_model(cell.label, model, batch_sizes, warmup, iters, None, on_step, group=name)
+                cell.foreign_cpu = monitor.foreign_of(cell.label)
                 if auc_limit > 0:
-                    pixels, targets, spec = images.get(model)
-                    cell.mean_auc, cell.auc_images = test_auc(model, pixels, targets), len(pixels)
+                    scores.score(cell, model)
                 cells.append(cell)
-    rows = matrix_rows(cells, timings)
-    cores = os.cpu_count() or 1
-    from importlib import metadata
-
-    from gxr.bench.latency import timings_json
-
+    for cell in cells:
+        cell.auc_delta = scores.delta(cell, reference_of(cell, cells))
     machine = machine_info()
     try:
         machine["openvino"] = metadata.version("openvino")
@@ -183,7 +126,6 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
     return {"kind": "latency-matrix", "machine": machine,
             "settings": {"models": [str(m) for m in models], "backends": backends, "batch_sizes": batch_sizes,
                          "warmup": warmup, "iters": iters, "threads": threads, "auc_images_max": auc_limit,
-                         "noise_threshold_p90_over_p50": noise_threshold},
-            "cells": [asdict(c) for c in cells], "rows": rows, "load_averages": loads,
-            "warnings": noise_warnings(rows, loads, cores, noise_threshold) + foreign_warnings(cells),
-            "timings": timings_json(timings)}
+                         "noise_rule": asdict(noise_rule)},
+            "cells": [asdict(c) for c in cells], "rows": matrix_rows(cells, timings), "noise": monitor.to_json(),
+            "warnings": monitor.warnings(timings), "timings": timings_json(timings)}

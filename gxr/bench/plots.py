@@ -1,7 +1,7 @@
 """Plots for looking at a model: a contact sheet of its mistakes, ROC curves per label (gray and color
 overlaid) and a reliability (calibration) diagram. matplotlib (Agg) is an extra: `pip install 'gxr[plots]'`.
 
-Curves are computed here with numpy; files are written atomically."""
+Curves and calibration come from gxr.core.metrics (ROC from the logits); files are written atomically."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from PIL import Image
 
 from gxr.core.fileio import atomic_path
 from gxr.core.lazy import lazy_import
+from gxr.core.metrics import expected_calibration_error, reliability, roc_auc, roc_points
+from gxr.core.scores import Scores
 
 COLORS = {1: "#1f4e9c", 3: "#d1495b"}     # gray model blue, color model red
 EXTRA_COLORS = ("#2e8b57", "#8a5a00", "#6a3d9a", "#444444")
@@ -22,40 +24,14 @@ EXTRA_COLORS = ("#2e8b57", "#8a5a00", "#6a3d9a", "#444444")
 
 @dataclass
 class Curves:
-    """One model's scores on one labelled set."""
+    """One model's scores on one labelled set, as a plot shows them."""
     name: str
     channels: int
-    labels: list[str]
-    truth: np.ndarray           # N x L 0/1
-    probs: np.ndarray           # N x L
+    scores: Scores
 
-
-def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
-    y = np.asarray(y, bool)
-    order = np.argsort(-np.asarray(score, float), kind="mergesort")
-    s, y = np.asarray(score, float)[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]     # the last index of each run of tied scores
-    tp, fp = np.cumsum(y)[last], np.cumsum(~y)[last]
-    pos, neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
-    return np.r_[0.0, fp / neg], np.r_[0.0, tp / pos]
-
-
-def reliability(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per equal-width probability bin: mean predicted probability, observed frequency, count (empty bins
-    are left out)."""
-    y, prob = np.asarray(y, float).ravel(), np.asarray(prob, float).ravel()
-    which = np.clip((prob * bins).astype(int), 0, bins - 1)
-    counts = np.bincount(which, minlength=bins)
-    keep = counts > 0
-    mean_p = np.bincount(which, prob, bins)[keep] / counts[keep]
-    observed = np.bincount(which, y, bins)[keep] / counts[keep]
-    return mean_p, observed, counts[keep]
-
-
-def expected_calibration_error(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> float:
-    mean_p, observed, counts = reliability(y, prob, bins)
-    return float(np.sum(counts * np.abs(mean_p - observed)) / max(counts.sum(), 1))
+    @property
+    def labels(self) -> list[str]:
+        return self.scores.labels
 
 
 def _pyplot():
@@ -82,8 +58,8 @@ def _color(curves: Curves, index: int, seen: set[int]) -> str:
     return EXTRA_COLORS[index % len(EXTRA_COLORS)]
 
 
-def roc_figure(models: Sequence[Curves], out: Path, title: str, auc_of) -> None:
-    """One panel per label with every model's ROC curve; AUC in the legend. `auc_of(y, p)` -> AUC or NaN."""
+def roc_figure(models: Sequence[Curves], out: Path, title: str) -> None:
+    """One panel per label with every model's ROC curve (from the logits); its AUC in the legend."""
     plt = _pyplot()
     labels = models[0].labels
     rows, cols = _grid(len(labels))
@@ -93,12 +69,12 @@ def roc_figure(models: Sequence[Curves], out: Path, title: str, auc_of) -> None:
         ax = axes[j // cols][j % cols]
         ax.plot([0, 1], [0, 1], ls=":", lw=0.8, color="#999999")
         for m, color in zip(models, colors):
-            y = m.truth[:, j]
-            auc = auc_of(y, m.probs[:, j])
-            fpr, tpr = roc_curve(y, m.probs[:, j])
+            y, score = m.scores.truth[:, j], m.scores.ranks[:, j]
+            auc = roc_auc(y, score)
+            fpr, tpr = roc_points(y, score)
             text = "n/a" if math.isnan(auc) else f"{auc:.3f}"
             ax.plot(fpr, tpr, lw=1.6, color=color, label=f"{m.name}: AUC {text}")
-        ax.set_title(f"{label} ({int(models[0].truth[:, j].sum())} positive)", fontsize=9)
+        ax.set_title(f"{label} ({int(models[0].scores.truth[:, j].sum())} positive)", fontsize=9)
         ax.set_xlim(0, 1), ax.set_ylim(0, 1.01), ax.set_aspect("equal")
         ax.set_xlabel("false positive rate", fontsize=8), ax.set_ylabel("true positive rate", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -116,10 +92,11 @@ def calibration_figure(models: Sequence[Curves], out: Path, title: str, bins: in
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6.4), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     ax.plot([0, 1], [0, 1], ls=":", lw=0.8, color="#999999", label="perfectly calibrated")
     for m, color in zip(models, _model_colors(models)):
-        mean_p, observed, counts = reliability(m.truth, m.probs, bins)
-        ece = expected_calibration_error(m.truth, m.probs, bins)
+        truth, probs = m.scores.truth, m.scores.probabilities()
+        mean_p, observed, counts = reliability(truth, probs, bins)
+        ece = expected_calibration_error(truth, probs, bins)
         ax.plot(mean_p, observed, marker="o", ms=4, lw=1.5, color=color, label=f"{m.name}: ECE {ece:.3f}")
-        hist.hist(m.probs.ravel(), bins=bins, range=(0, 1), histtype="step", lw=1.4, color=color)
+        hist.hist(probs.ravel(), bins=bins, range=(0, 1), histtype="step", lw=1.4, color=color)
     ax.set_ylabel("observed frequency"), ax.set_xlim(0, 1), ax.set_ylim(0, 1.01)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)

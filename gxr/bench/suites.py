@@ -19,12 +19,12 @@ from gxr.bench.latency import (
     sample_image_files,
     temp_folder,
 )
-from gxr.bench.machine_load import machine_load, timing_warnings
+from gxr.bench.noise import NoiseMonitor
 from gxr.core.decodepool import default_decode_workers
 from gxr.core.errors import GxrError
 from gxr.core.inputs import collect_inputs
 from gxr.core.provenance import machine_info
-from gxr.runtime import Model, data_spec_for, load
+from gxr.runtime import Model, load
 
 Step = Callable[[str], None]
 
@@ -106,13 +106,14 @@ def run_latency(models: Sequence[Path], *, backends: Sequence[str] = ("auto",), 
     notes: list[str] = []
     breakdowns: list[Breakdown] = []
     streams: list[StreamRate] = []
-    load_before = machine_load()
+    monitor = NoiseMonitor()
     with temp_folder() as tmp:
         for i, path in enumerate(models):
             name = labels[i] if labels else str(path)
             files = None
             for backend in backends:   # one model at a time, each backend in its own block
-                with load(path, backend=backend, device=device, threads=threads, torch_options=torch_options) as m:
+                with load(path, backend=backend, device=device, threads=threads, torch_options=torch_options) as m, \
+                        monitor.block(f"{name} ({backend})"):
                     if end_to_end and files is None:
                         files = end_to_end_files(m, images, data, max(batch_sizes), Path(tmp) / str(i))
                     label = name if len(backends) == 1 else f"{name} ({m.backend})"
@@ -128,18 +129,5 @@ def run_latency(models: Sequence[Path], *, backends: Sequence[str] = ("auto",), 
                 "warmup": warmup, "iters": iters, "threads": threads, "device": device, "end_to_end": end_to_end,
                 "device_resident": device_resident, "images": str(images) if images else None,
                 "stream_images": stream if end_to_end else None,
-                "torch_options": torch_options.to_dict() if torch_options else None, "machine_load": load_before}
-    return LatencyReport(timings, settings, machine_info(), notes,
-                         timing_warnings(load_before, [asdict(t) for t in timings]), breakdowns, streams)
-
-
-def run_parity(ref: Path, candidate: Path, *, data: str | None = None, split: str = "test",
-               limit: int | None = None) -> dict[str, Any]:
-    """Two runners of one network (e.g. model.pt vs its ONNX export) on the same real images."""
-    from gxr.bench.parity import parity
-    from gxr.data import open_source
-
-    with load(ref) as r, load(candidate) as c:
-        spec = data_spec_for(data, r, c)
-        result = parity(r, c, open_source(spec).split(split), limit)
-    return result | {"kind": "parity", "data": spec, "split": split, "machine": machine_info()}
+                "torch_options": torch_options.to_dict() if torch_options else None, "noise": monitor.to_json()}
+    return LatencyReport(timings, settings, machine_info(), notes, monitor.warnings(timings), breakdowns, streams)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from gxr.bench.noise import SPREAD_LIMIT
 from gxr.cli.common import console, handle_errors
 from gxr.cli.show import print_latency, save_comparison, save_json
 
@@ -58,7 +59,7 @@ def latency(
                                 "onnxruntime,openvino,openvino:bf16) timed in its own block, speed-up vs the FP32 "
                                 "model under ONNX Runtime and the test AUC delta beside it"),
     auc_images: int = typer.Option(1000, help="--matrix: at most this many test images for each cell's AUC (0: skip)"),
-    noise_threshold: float = typer.Option(1.10, help="--matrix: warn when p90/p50 is above this"),
+    noise_threshold: float = typer.Option(SPREAD_LIMIT, help="--matrix: warn when p90/p50 is above this"),
 ) -> None:
     """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
     from gxr.bench.suites import latency_steps, run_latency
@@ -92,6 +93,7 @@ def latency(
 def _run_matrix(models: list[Path], backend: str, batch_sizes: list[int], warmup: int, iters: int,
                 threads: int | None, data: str | None, auc_images: int, noise_threshold: float) -> dict:
     from gxr.bench.matrix import run_matrix
+    from gxr.bench.noise import NoiseRule
     from gxr.core.progress import make_progress
     from gxr.core.render import matrix_table
 
@@ -99,7 +101,8 @@ def _run_matrix(models: list[Path], backend: str, batch_sizes: list[int], warmup
     with make_progress(console) as progress:
         task = progress.add_task("matrix", total=len(models) * len(backends) * len(batch_sizes), status="")
         result = run_matrix(models, backends, batch_sizes, warmup, iters, threads, data, auc_images,
-                            lambda s: progress.update(task, advance=1, status=s), noise_threshold)
+                            lambda s: progress.update(task, advance=1, status=s),
+                            NoiseRule(spread_limit=noise_threshold))
     console.print(matrix_table(result["rows"]))
     for warning in result["warnings"]:
         console.print(f"[yellow]warning[/]: {escape(warning)}")
@@ -117,12 +120,16 @@ def parity(
     split: str = typer.Option("test", help="train | val | test"),
 ) -> None:
     """Max abs / relative error, label agreement and AUC difference of two runners on real images."""
-    from gxr.bench.suites import run_parity
-    from gxr.core.render import parity_table
+    from gxr.bench.parity import run_parity
+    from gxr.core.render import comparator_table
 
-    result = run_parity(ref, candidate, data=data, split=split, limit=limit)
-    console.print(parity_table(result, f"parity: {candidate} vs {ref} ({result['images']} images)"))
-    save_json(result, json_out)
+    report = run_parity(ref, candidate, data=data, split=split, limit=limit)
+    console.print(comparator_table(report.result, f"parity: {candidate} vs {ref} ({report.result.tensor.images} "
+                                                  f"{split} images)"))
+    if report.result.auc.left_out:
+        console.print(escape(f"note: not in the mean AUC (fewer than {report.result.auc.min_positives} positives or "
+                             f"negatives): {', '.join(report.result.auc.left_out)}"))
+    save_json(report.to_json(), json_out)
 
 
 def _default_out(kind: str) -> Path:

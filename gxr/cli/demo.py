@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -41,8 +40,7 @@ def demo(
                             label_smoothing=label_smoothing, init_gray=init_gray,
                             init_color=init_color, iters=iters, device=device)
     out = out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = run_demo(settings, out, console, root)
-    render(summary, out)
+    render(run_demo(settings, out, console, root))
 
 
 def _optional_root() -> Path | None:
@@ -51,51 +49,51 @@ def _optional_root() -> Path | None:
     return data_root()
 
 
-def render(summary: dict[str, Any], out: Path) -> None:
-    """The closing tables and the two-or-three-sentence summary of what the user just saw."""
-    import json
+def render(summary) -> None:
+    """The closing tables and the two-or-three-sentence summary of what the user just saw (from the DemoSummary
+    the library returned; nothing is re-read from disk)."""
+    from rich.markup import escape
 
-    from gxr.core.render import latency_table
-    from gxr.study.report import fmt, fmt_p, rich_table
+    from gxr.core.render import (
+        fmt,
+        latency_table,
+        paired_auc_caption,
+        paired_auc_header,
+        paired_auc_rows,
+        rich_table,
+    )
+    from gxr.study.demo import NIH_CAVEAT
 
-    comparison = json.loads((out / "comparison.json").read_text())
-    rows = [[r["label"], str(r["positives"]), fmt(r["auc_a"], 4), fmt(r["auc_b"], 4), fmt_p(r["p_value"]) + r["stars"]]
-            for r in comparison["rows"]]
-    m, acc, ms = summary["test_mean_auc"], summary["test_accuracy"], summary["ms_per_image_b1"]
-    rows += [["mean AUC", "", fmt(m["gray"], 4), fmt(m["color"], 4), ""]]
+    c = summary.comparison
+    rows = paired_auc_rows(c, bold=True)
+    acc = {k: v.accuracy for k, v in summary.tests.items()}
     if acc["gray"] is not None:
-        rows.append(["accuracy", "", fmt(acc["gray"], 4), fmt(acc["color"], 4), ""])
-    rows.append(["ms/image (b1, ONNX Runtime)", "", f"{ms['gray']:.2f}", f"{ms['color']:.2f}", ""])
-    latency = json.loads((out / "latency.json").read_text())
-    console.print(latency_table([_Row(t) for t in latency["timings"]]))
-    console.print(rich_table(f"gray vs color, {summary['test_images']} test images (DeLong; * p < 0.05, ** p < 0.01)",
-                             ["label", "pos", "gray", "color", "p"], rows))
-    for warning in summary["timing_warnings"]:
-        console.print(f"[yellow]warning[/]: {warning}")
-    if summary["fullsize"]:
-        f = summary["fullsize"]
+        rows.append(["accuracy", "", "", fmt(acc["gray"]), fmt(acc["color"]), "", ""])
+    ms = summary.ms_per_image_b1
+    rows.append(["ms/image (b1, ONNX Runtime)", "", "", f"{ms['gray']:.2f}", f"{ms['color']:.2f}", "", ""])
+    console.print(latency_table(summary.latency.timings))
+    console.print(rich_table(f"gray vs color, {c.images} test images", paired_auc_header("gray", "color"), rows,
+                             caption=paired_auc_caption(c)))
+    for warning in summary.latency.warnings:
+        console.print(f"[yellow]warning[/]: {escape(warning)}")
+    if summary.fullsize:
+        f = summary.fullsize
         console.print(f"full-size radiographs ({f['images']} PNGs, 2000-2500 px): largest |logit| gray "
                       f"{f['gray']['max_abs_logit']:.1f}, color {f['color']['max_abs_logit']:.1f}")
     console.print(f"[yellow]note[/]: NIH comparison: `gxr bench nih --gray MODEL --color MODEL`; caveat: "
-                  f"{summary['nih_caveat']}")
+                  f"{NIH_CAVEAT}")
     console.print(_closing(summary))
-    console.print(f"[bold green]done[/] in {summary['seconds'] / 60:.1f} min; everything is under [bold]{out}[/] "
+    console.print(f"[bold green]done[/] in {summary.seconds / 60:.1f} min; everything is under [bold]{summary.out}[/] "
                   f"(summary.json, comparison.json, latency.json, models/)")
 
 
-def _closing(s: dict[str, Any]) -> str:
-    m, ms = s["test_mean_auc"], s["ms_per_image_b1"]
-    return (f"What you just saw: a gray (1-channel) and a color (3-channel) {s['arch']} were trained from "
-            f"{'pre-trained weights' if s['init']['gray'] or s['init']['color'] else 'scratch'} on "
-            f"{s['train_images']} real chest X-rays ({', '.join(s['labels'])}), exported to ONNX and checked against "
-            f"PyTorch. On {s['test_images']} held-out test images the gray model reached mean AUC {m['gray']:.3f} "
-            f"and the color model {m['color']:.3f} "
-            f"(the DeLong p-values above say whether the difference is more than chance), and the gray model ran at "
-            f"{ms['gray']:.2f} ms/image against {ms['color']:.2f} for color (ONNX Runtime, batch 1).")
-
-
-class _Row:
-    """A timing dict seen as the attribute object that latency_table renders."""
-
-    def __init__(self, d: dict[str, Any]):
-        self.__dict__.update(d)
+def _closing(s) -> str:
+    m, ms = {k: v.mean_auc for k, v in s.tests.items()}, s.ms_per_image_b1
+    init = s.settings.init_gray or s.settings.init_color
+    return (f"What you just saw: a gray (1-channel) and a color (3-channel) {s.settings.arch} were trained from "
+            f"{'pre-trained weights' if init else 'scratch'} on {s.train_images} real chest X-rays "
+            f"({', '.join(s.labels)}), exported to ONNX and checked against PyTorch. On {s.comparison.images} "
+            f"held-out test images the gray model reached mean AUC {m['gray']:.3f} and the color model "
+            f"{m['color']:.3f} (the Holm-adjusted DeLong p-values above say whether a label's difference is more than "
+            f"chance), and the gray model ran at {ms['gray']:.2f} ms/image against {ms['color']:.2f} for color "
+            "(ONNX Runtime, batch 1).")

@@ -24,8 +24,8 @@ def errors(
 ) -> None:
     r"""The K most confidently wrong images per label (false positives and false negatives) as a captioned
     contact sheet, plus a CSV of every mistake. Needs matplotlib: pip install 'gxr\[plots]'."""
-    from gxr.bench.errors import KINDS
-    from gxr.bench.look import run_errors
+    from gxr.bench.mistakes import KINDS
+    from gxr.bench.review import run_errors
 
     report, paths = run_errors(model, out, data=data, split=split, labels=label, top=top, limit=limit)
     table = Table(title=f"mistakes on {report.split} ({report.images} images): {model}")
@@ -49,24 +49,23 @@ def roc(
 ) -> None:
     r"""ROC curves per label with AUC in the legend (gray and color overlaid when both are given), and a
     calibration (reliability) plot. Needs matplotlib: pip install 'gxr\[plots]'."""
-    from gxr.bench.look import run_roc
+    from gxr.bench.review import run_roc
+    from gxr.core.render import fmt, rule_caption
 
     report = run_roc(models, out, data=data, split=split, limit=limit)
-    table = Table(title=f"{report.split} ({report.images} images): AUC per label")
+    first = report.models[0].summary
+    table = Table(title=f"{report.split} ({report.images} images): AUC per label", caption=rule_caption(first))
     table.add_column("label")
     for m in report.models:
-        table.add_column(m["name"], justify="right")
-    for label in report.models[0]["auc"]:
-        table.add_row(label, *(_fmt(m["auc"][label]) for m in report.models))
-    table.add_row("mean", *(_fmt(m["mean_auc"]) for m in report.models))
-    table.add_row("ECE", *(_fmt(m["ece"]) for m in report.models))
+        table.add_column(m.name, justify="right")
+    for i, row in enumerate(first.labels):
+        name = row.label + ("" if row.eligible else " \u2020")
+        table.add_row(name, *(fmt(m.summary.labels[i].auc) for m in report.models))
+    for name, key in (("mean AUC", "mean_auc"), ("ECE", "ece"), ("Brier", "brier")):
+        table.add_row(name, *(fmt(getattr(m.summary, key)) for m in report.models))
     console.print(table)
     console.print("wrote " + ", ".join(report.pictures))
     save_json(report.to_json(), out.with_suffix(".json"))
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.4f}"
 
 
 def register(app: typer.Typer) -> None:

@@ -33,9 +33,10 @@ def print_latency(report) -> None:
 def save_comparison(result, out: Path | None) -> None:
     """Print a gray-vs-color comparison and write OUT.json + OUT.md."""
     from gxr.core.fileio import write_json, write_text
-    from gxr.core.render import comparison_lines, comparison_markdown, comparison_table
+    from gxr.core.render import comparison_lines, comparison_markdown, comparison_tables
 
-    console.print(comparison_table(result))
+    for table in comparison_tables(result):
+        console.print(table)
     for line in comparison_lines(result):
         console.print(escape(line))
     if out is not None:

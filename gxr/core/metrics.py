@@ -1,15 +1,24 @@
-"""ROC AUC and DeLong's test for two correlated ROC curves (numpy only).
+"""Statistics on scores (numpy only): ROC AUC, ROC points, DeLong's test for two correlated ROC curves, Holm's
+step-down adjustment, calibration (reliability bins, ECE, Brier).
 
-DeLong, DeLong & Clarke-Pearson (1988), computed with midranks as in Sun & Xu (2014): O(n log n)."""
+DeLong, DeLong & Clarke-Pearson (1988), computed with midranks as in Sun & Xu (2014): O(n log n). Every
+function takes scores that rank images (logits, see gxr.core.scores.rank_scores), never rounded
+probabilities, except the calibration functions, which take probabilities by definition."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from gxr.core.modelinfo import predicted_labels, probabilities
+from gxr.core.scores import one_hot_targets
+
+__all__ = ["roc_auc", "roc_points", "delong_test", "DelongResult", "holm", "stars", "class_counts", "MIN_POSITIVES",
+           "reliability", "expected_calibration_error", "brier_score", "one_hot_targets"]
+
+MIN_POSITIVES = 10   # a label needs this many positives AND negatives for a p-value and a place in a mean
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
@@ -23,15 +32,33 @@ def _midranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def class_counts(y_true: np.ndarray) -> tuple[int, int]:
+    """(positives, negatives) of a 0/1 column."""
+    y = np.asarray(y_true).astype(bool)
+    return int(y.sum()), int((~y).sum())
+
+
 def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney); NaN when only one class is present."""
+    """Area under the ROC curve (Mann-Whitney); NaN when only one class is present or a score is not finite."""
     y = np.asarray(y_true).astype(bool)
     score = np.asarray(score, dtype=np.float64)
-    m, n = int(y.sum()), int((~y).sum())
+    m, n = class_counts(y)
     if m == 0 or n == 0 or not np.isfinite(score).all():   # undefined: one class, or a diverged model
         return float("nan")
     ranks = _midranks(score)
     return float((ranks[y].sum() - m * (m + 1) / 2.0) / (m * n))
+
+
+def roc_points(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false-positive rate, true-positive rate) at every distinct threshold, from (0, 0) to (1, 1); tied
+    scores move both rates at once (the diagonal step whose area is the tie's half-credit in the AUC)."""
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(score, dtype=np.float64)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]
+    tps, fps = np.cumsum(y)[last_of_tie], np.cumsum(~y)[last_of_tie]
+    return np.r_[0.0, fps / max(int((~y).sum()), 1)], np.r_[0.0, tps / max(int(y.sum()), 1)]
 
 
 @dataclass
@@ -46,13 +73,13 @@ class DelongResult:
 def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) -> DelongResult:
     """Two-sided DeLong test that two models' AUCs on the same cases are equal."""
     y = np.asarray(y_true).astype(bool)
-    m, n = int(y.sum()), int((~y).sum())
-    finite = np.isfinite(np.asarray(score_a, np.float64)).all() and np.isfinite(np.asarray(score_b, np.float64)).all()
-    if m < 2 or n < 2 or not finite:
+    m, n = class_counts(y)
+    a, b = np.asarray(score_a, np.float64), np.asarray(score_b, np.float64)
+    if m < 2 or n < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
         nan = float("nan")
-        return DelongResult(roc_auc(y, score_a), roc_auc(y, score_b), nan, nan, nan)
+        return DelongResult(roc_auc(y, a), roc_auc(y, b), nan, nan, nan)
     aucs, v10, v01 = [], [], []
-    for score in (np.asarray(score_a, np.float64), np.asarray(score_b, np.float64)):
+    for score in (a, b):
         pos, neg = score[y], score[~y]
         rank_all = _midranks(np.concatenate([pos, neg]))
         rank_pos, rank_neg = _midranks(pos), _midranks(neg)
@@ -71,40 +98,45 @@ def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) ->
     return DelongResult(float(aucs[0]), float(aucs[1]), float(z), float(p), variance)
 
 
-def stars(p: float) -> str:
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (family-wise error), in the input's order; None stays None and is not
+    counted in the family."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    k = len(present)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (k - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def stars(p: float | None) -> str:
     """'**' for p < 0.01, '*' for p < 0.05, '' otherwise (the paper's Table 2 convention)."""
     if p is None or math.isnan(p):
         return ""
     return "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
-def one_hot_targets(targets: np.ndarray, task: str, num_outputs: int) -> np.ndarray:
-    """N x L 0/1 targets for AUC: class indices become one-vs-rest columns."""
-    if task == "multiclass":
-        return np.eye(num_outputs, dtype=np.float32)[np.asarray(targets).astype(np.int64)]
-    return np.asarray(targets, dtype=np.float32).reshape(len(targets), num_outputs)
+def reliability(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width probability bin: mean predicted probability, observed frequency, count (empty bins
+    are left out)."""
+    y, prob = np.asarray(y, float).ravel(), np.asarray(prob, float).ravel()
+    which = np.clip((prob * bins).astype(int), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    keep = counts > 0
+    mean_p = np.bincount(which, prob, bins)[keep] / counts[keep]
+    observed = np.bincount(which, y, bins)[keep] / counts[keep]
+    return mean_p, observed, counts[keep]
 
 
-def evaluate(task: str, labels: list[str], targets: np.ndarray, probs: np.ndarray) -> dict:
-    """Per-label AUC, mean AUC (over labels with both classes present) and accuracy (single-label tasks)."""
-    y = one_hot_targets(targets, task, len(labels))
-    aucs = {label: roc_auc(y[:, i], probs[:, i]) for i, label in enumerate(labels)}
-    defined = [v for v in aucs.values() if not math.isnan(v)]
-    result = {"n": int(len(y)), "auc": {k: (None if math.isnan(v) else v) for k, v in aucs.items()},
-              "mean_auc": float(np.mean(defined)) if defined else None, "accuracy": None}
-    if task in ("binary", "multiclass"):
-        pred = predicted_labels(probs, task)
-        truth = np.asarray(targets).astype(np.int64).reshape(pred.shape)
-        result["accuracy"] = float((pred == truth).mean())
-    undefined = [k for k, v in aucs.items() if math.isnan(v)]
-    if undefined:
-        result["auc_undefined"] = undefined   # labels with no positive (or no negative) case
-    return result
+def expected_calibration_error(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> float:
+    """Count-weighted mean |mean probability - observed frequency| over equal-width bins."""
+    mean_p, observed, counts = reliability(y, prob, bins)
+    return float(np.sum(counts * np.abs(mean_p - observed)) / max(counts.sum(), 1))
 
 
-def compare_logits(ref: np.ndarray, out: np.ndarray, task: str) -> dict[str, float]:
-    """Max abs error, max error relative to the largest reference logit, and label agreement."""
-    max_abs = float(np.abs(ref - out).max())
-    agree = predicted_labels(probabilities(ref, task), task) == predicted_labels(probabilities(out, task), task)
-    return {"max_abs_error": max_abs, "max_rel_error": max_abs / max(float(np.abs(ref).max()), 1e-12),
-            "label_agreement": float(agree.mean())}
+def brier_score(y: np.ndarray, prob: np.ndarray) -> float:
+    """Mean squared error of the probabilities against the 0/1 outcomes (all labels pooled)."""
+    y, prob = np.asarray(y, float).ravel(), np.asarray(prob, float).ravel()
+    return float(np.mean((prob - y) ** 2)) if len(y) else float("nan")

@@ -75,3 +75,9 @@ class Normalization:
         """uint8 N x C x H x W -> float32 normalized."""
         mean, std = self.arrays(pixels.shape[1])
         return ((pixels.astype(np.float32) / np.float32(255.0)) - mean) / std
+
+
+def model_input(pixels: np.ndarray, norm: Normalization, normalized_in_graph: bool) -> np.ndarray:
+    """uint8 N x C x S x S pixels -> what a graph takes: the raw pixels when it normalizes them itself
+    (`--input uint8` exports), else float32 normalized here. The one place this choice is made."""
+    return pixels if normalized_in_graph else norm.apply(pixels)

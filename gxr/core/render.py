@@ -5,6 +5,7 @@ always looks the same wherever it appears."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.table import Table
@@ -50,12 +51,30 @@ def speedup_table(rows) -> Table:
     return table
 
 
-def _fmt(v: float | None, digits: int = 4) -> str:
-    return "n/a" if v is None else f"{v:.{digits}f}"
+def fmt(v: float | None, digits: int = 4) -> str:
+    """A number for a table: fixed digits, "n/a" for None / NaN."""
+    return "n/a" if v is None or v != v else f"{v:.{digits}f}"
 
 
-def _p(v: float | None) -> str:
-    return "n/a" if v is None else (f"{v:.2e}" if v < 1e-3 else f"{v:.3f}")
+def fmt_p(v: float | None) -> str:
+    """A p-value: 3 decimals, scientific below 0.001, "n/a" for None."""
+    return "n/a" if v is None or v != v else (f"{v:.2e}" if v < 1e-3 else f"{v:.3f}")
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def rich_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], caption: str | None = None) -> Table:
+    """A table whose first column is left-aligned and the others right-aligned (the study and report tables)."""
+    table = Table(title=title, caption=caption)
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(c) for c in row])
+    return table
 
 
 def latency_tables(report) -> list[Table]:
@@ -65,9 +84,9 @@ def latency_tables(report) -> list[Table]:
         tables.append(ratio_table(report.gray_over_color))
     if report.torch_over_onnxruntime:
         tables.append(speedup_table(report.torch_over_onnxruntime))
-    if getattr(report, "breakdowns", None):
+    if report.breakdowns:
         tables.append(breakdown_table(report.breakdowns))
-    if getattr(report, "streams", None):
+    if report.streams:
         tables.append(stream_table(report.streams))
     return tables
 
@@ -92,81 +111,118 @@ def stream_table(streams) -> Table:
     return table
 
 
-PARITY_KEYS = ("max_abs_error", "max_rel_error", "label_agreement", "ref_mean_auc", "candidate_mean_auc",
-               "auc_difference")
+def tensor_parity_rows(t) -> list[list[str]]:
+    """A TensorParity as (metric, value) rows."""
+    return [["images", str(t.images)], ["max abs logit error", f"{t.max_abs_error:.4g}"],
+            ["max rel logit error", f"{t.max_rel_error:.4g}"], ["label agreement", f"{t.label_agreement:.4g}"],
+            ["max abs probability error", f"{t.max_abs_prob_error:.4g}"]]
 
 
-def parity_table(result: dict[str, Any], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in PARITY_KEYS:
-        v = result[key]
-        table.add_row(key, "n/a" if v is None else f"{v:.4g}")
-    return table
+def auc_parity_rows(a) -> list[list[str]]:
+    """An AucParity as (metric, value) rows: the means, their difference, then each label's difference."""
+    rows = [["reference mean AUC", fmt(a.reference_mean_auc)], ["candidate mean AUC", fmt(a.candidate_mean_auc)],
+            ["mean AUC difference (candidate - reference)", fmt(a.mean_delta, 5)]]
+    rows += [[f"AUC difference: {label}" + (" (not in the mean)" if label in a.left_out else ""), fmt(d, 5)]
+             for label, d in a.per_label_delta.items()]
+    return rows
+
+
+def comparator_table(result, title: str) -> Table:
+    """A ComparatorResult (tensor parity and/or AUC parity) as one metric/value table."""
+    rows = (tensor_parity_rows(result.tensor) if result.tensor else []) + \
+        (auc_parity_rows(result.auc) if result.auc else [])
+    return rich_table(title, ["metric", "value"], rows)
+
+
+def paired_auc_header(name_a: str, name_b: str, with_paper: bool = False) -> list[str]:
+    header = ["label", "positives", "negatives", f"{name_a} AUC", f"{name_b} AUC", "p (DeLong)", "p (Holm)"]
+    return header + ([f"paper {name_a}", f"paper {name_b}", "paper sig."] if with_paper else [])
+
+
+def paired_auc_rows(c, paper=None, bold: bool = False) -> list[list[str]]:
+    """One row per label of a PairedAuc (+ the paper's Table 2 values when given), then the means. Labels under
+    the min-positives rule are marked with a dagger and show no p-value; stars come from the Holm-adjusted p."""
+    rows = []
+    for r in c.rows:
+        a, b = fmt(r.auc_a), fmt(r.auc_b)
+        if bold and r.auc_a is not None and r.auc_b is not None and r.auc_a != r.auc_b:
+            a, b = (f"[bold]{a}[/]", b) if r.auc_a > r.auc_b else (a, f"[bold]{b}[/]")
+        row = [r.label + ("" if r.eligible else " \u2020"), str(r.positives), str(r.negatives), a, b,
+               fmt_p(r.p_value), fmt_p(r.p_holm) + r.stars]
+        if paper is not None:
+            p = paper.label(r.label)
+            row += [fmt(p.gray_auc), fmt(p.color_auc), p.significance or "-"] if p else ["", "", ""]
+        rows.append(row)
+    mean = ["mean AUC", "", "", fmt(c.mean_auc_a), fmt(c.mean_auc_b), "", ""]
+    if paper is not None:
+        mean += [fmt(paper.gray_mean_auc), fmt(paper.color_mean_auc), ""]
+    return rows + [mean]
+
+
+def paired_auc_caption(c) -> str:
+    """What a paired-AUC table applies, in words (printed under it)."""
+    note = c.note()
+    return (f"DeLong test for correlated ROC curves on the same {c.images} images; Holm-adjusted over the labels "
+            f"tested; * p_Holm < 0.05, ** p_Holm < 0.01; \u2020 fewer than {c.min_positives} positives or "
+            f"negatives: no p-value, not in the mean." + (f" {note[0].upper()}{note[1:]}." if note else ""))
 
 
 def comparison_lines(c) -> list[str]:
     """The plain-language lines that go under a gray-vs-color table."""
     lines = [f"gray: {c.trained['gray']}", f"color: {c.trained['color']}",
-             f"{c.images} {c.split} images of {c.data}; DeLong test for correlated ROC curves; "
-             "* p < 0.05, ** p < 0.01."]
-    if c.undefined_labels:
-        lines.append(f"AUC undefined (no positive or no negative case), left out of the mean: "
-                     f"{', '.join(c.undefined_labels)}")
+             f"{c.images} {c.split} images of {c.data}.", paired_auc_caption(c.auc)]
     if c.paper:
-        lines.append(f"paper (ImageNet-pretrained Inception-V3 on the full NIH set, {c.paper['hardware']}): mean AUC "
-                     f"gray {c.paper['gray_mean_auc']:.4f} vs color {c.paper['color_mean_auc']:.4f}; ms/image "
-                     f"{c.paper['gray_ms_per_image']} vs {c.paper['color_ms_per_image']}. Its per-label Table 2 values "
-                     "are not carried by gxr; the measured numbers above come from the models named here.")
+        lines.append(f"paper columns: ImageNet-pretrained Inception-V3 fine-tuned on the full NIH set (112,120 images "
+                     f"at 299 px; Xie & Richmond 2018, Table 2, its own DeLong marks), ms/image on a "
+                     f"{c.paper.hardware} (Table 4); the measured columns come from the models named above.")
+    lines += [f"warning: {w}" for w in c.timing_warnings]
     return lines
 
 
-def comparison_markdown(c) -> str:
-    lines = [f"# {c.title}", "", *[f"- {line}" for line in comparison_lines(c)], "",
-             "| label | positives | gray AUC | color AUC | p-value |", "|---|---:|---:|---:|---:|"]
-    for r in c.labels:
-        lines.append(f"| {r.label} | {r.positives} | {_fmt(r.gray_auc)} | {_fmt(r.color_auc)} | "
-                     f"{_p(r.p_value)}{r.stars} |")
-    m = c.mean_auc
-    lines.append(f"| **mean** | | **{_fmt(m['gray'])}** | **{_fmt(m['color'])}** | |")
+def _comparison_latency_rows(c) -> list[list[str]]:
+    rows = [[key, f"{t.backend} ({t.provider})", f"{t.ms_per_image_p50:.2f}", str(t.input_bytes_per_image)]
+            for key, t in c.latency_batch1.items()]
     if c.paper:
-        lines.append(f"| paper (mean) | | {c.paper['gray_mean_auc']:.4f} | {c.paper['color_mean_auc']:.4f} | |")
-    lat = c.latency_batch1
-    lines += ["", "| model | backend | ms/image (batch 1, p50) | input bytes/image |", "|---|---|---:|---:|"]
-    for key in ("gray", "color"):
-        lines.append(f"| {key} | {lat[key]['backend']} ({lat[key]['provider']}) | "
-                     f"{lat[key]['ms_per_image_p50']:.2f} | {lat[key]['input_bytes_per_image']} |")
+        rows += [[f"paper {key}", c.paper.hardware, f"{ms:.1f}", ""]
+                 for key, ms in (("gray", c.paper.gray_ms_per_image), ("color", c.paper.color_ms_per_image))]
+    return rows
+
+
+LATENCY_HEADER = ["model", "backend", "ms/image (batch 1, p50)", "input bytes/image"]
+
+
+def comparison_markdown(c) -> str:
+    header = paired_auc_header("gray", "color", c.paper is not None)
+    lines = [f"# {c.title}", "", *[f"- {line}" for line in comparison_lines(c)], "",
+             md_table(header, paired_auc_rows(c.auc, c.paper)), "", md_table(LATENCY_HEADER,
+                                                                             _comparison_latency_rows(c))]
     return "\n".join(lines) + "\n"
 
 
-def comparison_table(c) -> Table:
-    table = Table(title=c.title, caption="DeLong test; * p < 0.05, ** p < 0.01")
-    for col, justify in (("label", "left"), ("pos", "right"), ("gray AUC", "right"), ("color AUC", "right"),
-                         ("p-value", "right")):
-        table.add_column(col, justify=justify)
-    for r in c.labels:
-        g, col = r.gray_auc, r.color_auc
-        both = g is not None and col is not None
-        table.add_row(r.label, str(r.positives), ("[bold]" if both and g > col else "") + _fmt(g),
-                      ("[bold]" if both and col > g else "") + _fmt(col), _p(r.p_value) + r.stars)
-    m, lat = c.mean_auc, c.latency_batch1
-    table.add_row("[bold]mean AUC", "", _fmt(m["gray"]), _fmt(m["color"]), "", end_section=True)
-    if c.paper:
-        table.add_row("paper mean AUC", "", f"{c.paper['gray_mean_auc']:.4f}", f"{c.paper['color_mean_auc']:.4f}", "")
-    table.add_row("ms/image (b1)", "", f"{lat['gray']['ms_per_image_p50']:.2f}",
-                  f"{lat['color']['ms_per_image_p50']:.2f}", "")
-    return table
+def comparison_tables(c) -> list[Table]:
+    return [rich_table(c.title, paired_auc_header("gray", "color", c.paper is not None),
+                       paired_auc_rows(c.auc, c.paper, bold=True)),
+            rich_table("ms/image (batch 1)", LATENCY_HEADER, _comparison_latency_rows(c))]
+
+
+def rule_caption(summary) -> str | None:
+    """The caption under a one-model AUC table that leaves labels out of the mean (None when none is)."""
+    note = summary.note()
+    return f"\u2020 {note}" if note else None
 
 
 def metrics_table(metrics: dict[str, Any]) -> Table:
+    """A run's test metrics (metrics.json): AUC per label (dagger: left out of the mean), mean, accuracy."""
     test = metrics["test"]
-    table = Table(title=f"test: {metrics['arch']} {metrics['channels']}-channel ({test['n']} images)")
+    left_out = set(test.get("left_out_of_mean") or [])
+    table = Table(title=f"test: {metrics['arch']} {metrics['channels']}-channel ({test['n']} images)",
+                  caption=f"\u2020 fewer than {test.get('min_positives', 10)} positives or negatives: not in the mean"
+                  if left_out else None)
     table.add_column("label")
     table.add_column("AUC", justify="right")
     for label, value in test["auc"].items():
-        table.add_row(label, "n/a" if value is None else f"{value:.4f}")
-    table.add_row("[bold]mean AUC[/]", "n/a" if test["mean_auc"] is None else f"[bold]{test['mean_auc']:.4f}[/]")
+        table.add_row(label + (" \u2020" if label in left_out else ""), fmt(value))
+    table.add_row("[bold]mean AUC[/]", f"[bold]{fmt(test['mean_auc'])}[/]")
     if test["accuracy"] is not None:
         table.add_row("[bold]accuracy[/]", f"[bold]{test['accuracy']:.4f}[/]")
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,11 @@ import torch
 from torch import nn
 
 from gxr import __version__
+from gxr.core.comparator import TensorParity, logit_parity
 from gxr.core.errors import GxrError
 from gxr.core.manifest import Artifact, BatchRange, InputSpec, Manifest, OutputSpec
-from gxr.core.metrics import compare_logits
 from gxr.core.modelinfo import ModelInfo
+from gxr.core.normalization import model_input
 from gxr.core.repository import check_servable_together, staged_version, version_manifests, write_server_config
 from gxr.nets import check_image_size
 from gxr.nets.checkpoint import load_model, resolve_model_pt
@@ -73,30 +75,32 @@ def input_spec(info: ModelInfo, uint8: bool) -> InputSpec:
 
 
 def onnx_parity(model: nn.Module, onnx_path: Path, info: ModelInfo, spec: InputSpec, pixels: np.ndarray,
-                tolerance: float) -> dict:
-    """ONNX Runtime vs PyTorch logits on the same real images (+ gray-as-1-channel for color uint8 graphs)."""
+                tolerance: float) -> tuple[TensorParity, dict]:
+    """ONNX Runtime vs PyTorch logits on the same real images (+ gray-as-1-channel for color uint8 graphs):
+    the comparator's tensor parity, and the manifest's record of it."""
     from gxr.backends.ort_runner import OrtRunner
 
     with torch.inference_mode():
         ref = model(torch.from_numpy(info.norm.apply(pixels))).float().numpy()
-    feed = pixels if spec.normalized_in_graph else info.norm.apply(pixels)
+    feed = model_input(pixels, info.norm, spec.normalized_in_graph)
     with OrtRunner(onnx_path) as runner:
         out = runner.infer({spec.name: feed})["logits"]
-        parity = compare_logits(ref, out, info.task)
-        parity.update(images=len(pixels), provider=runner.provider, tolerance_rel=tolerance)
+        tensor = logit_parity(ref, out, info.task)
+        parity = asdict(tensor) | {"provider": runner.provider, "tolerance_rel": tolerance}
         if spec.accepted_channels == [1, 3]:   # gray fed as 1 channel must equal gray replicated to 3
             gray = pixels.mean(axis=1, keepdims=True).round().astype(np.uint8)
             one = runner.infer({spec.name: gray})["logits"]
             three = runner.infer({spec.name: np.repeat(gray, 3, axis=1)})["logits"]
             parity["gray_input_max_abs_diff"] = float(np.abs(one - three).max())
-    return parity
+    return tensor, parity
 
 
-def check_parity(parity: dict, ckpt: Path, tolerance: float) -> None:
-    if parity["max_rel_error"] > tolerance or parity["label_agreement"] < 1.0:
+def check_parity(parity: TensorParity, ckpt: Path, tolerance: float) -> None:
+    """The export gate: ONNX Runtime must match PyTorch within `tolerance` (relative) and on every decision."""
+    if parity.max_rel_error > tolerance or parity.label_agreement < 1.0:
         raise GxrError(f"{ckpt}: ONNX output differs from PyTorch beyond tolerance (max rel error "
-                       f"{parity['max_rel_error']:.3g} > {tolerance:g} or label agreement "
-                       f"{parity['label_agreement']:.3f} < 1); nothing written")
+                       f"{parity.max_rel_error:.3g} > {tolerance:g} or label agreement "
+                       f"{parity.label_agreement:.3f} < 1); nothing written")
 
 
 def export_model(ckpt: Path, repo: Path, *, name: str | None = None, version: int | None = None, opset: int = 17,
@@ -135,17 +139,18 @@ def export_model(ckpt: Path, repo: Path, *, name: str | None = None, version: in
                             source=_source_record(ckpt, payload), gxr_version=__version__)
         check_servable_together(manifest, version_manifests(Path(repo) / name), Path(repo) / name)
         onnx_path = stage / ("model.onnx" if precision == "fp32" else "fp32.onnx")
-        example = pixels[:2] if spec.normalized_in_graph else info.norm.apply(pixels[:2])
+        example = model_input(pixels[:2], info.norm, spec.normalized_in_graph)
         _export_graph(module, torch.from_numpy(example), onnx_path, spec.name, opset, exporter,
                       spec.accepted_channels == [1, 3])
         check_onnx(onnx_path)
-        manifest.parity = onnx_parity(model, onnx_path, info, spec, pixels, tolerance) | {"data": used_spec}
-        check_parity(manifest.parity, ckpt, tolerance)
+        tensor, record = onnx_parity(model, onnx_path, info, spec, pixels, tolerance)
+        check_parity(tensor, ckpt, tolerance)
+        manifest.parity = record | {"data": used_spec}
         manifest.precision = quantize.precision_record("fp32")
         if precision != "fp32":   # the low-precision graph replaces the checked FP32 one
             calib = quantize.with_default_data(calib, (payload.get("data") or {}).get("spec") or used_spec)
             manifest.precision = quantize.make_low_precision(
-                onnx_path, stage / "model.onnx", precision, info, spec.name, input_dtype, calib, used_spec,
+                onnx_path, stage / "model.onnx", precision, manifest, calib, used_spec,
                 quantize.DEFAULT_AUC_TOLERANCE if auc_tolerance is None else auc_tolerance,
                 precision_parity_limit, str(ckpt))
             onnx_path.unlink()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import math
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,10 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from gxr.core.comparator import ComparatorResult, check_auc_gate, compare
 from gxr.core.errors import GxrError
 from gxr.core.lazy import lazy_import
-from gxr.core.metrics import evaluate
-from gxr.core.modelinfo import ModelInfo, predicted_labels, probabilities
+from gxr.core.manifest import Manifest
+from gxr.core.modelinfo import ModelInfo
+from gxr.core.normalization import model_input
+from gxr.core.scores import Scores
 
 PRECISIONS = ("fp32", "fp16", "int8")
 CALIB_METHODS = ("minmax", "entropy", "percentile")
@@ -110,9 +112,7 @@ def _reader_class():
 def calibration_feeds(info: ModelInfo, input_name: str, input_dtype: str, pixels: np.ndarray) -> list[dict]:
     """Batches of calibration pixels in the graph's own input contract (raw uint8 or normalized float)."""
     batches = [pixels[i:i + CALIB_BATCH] for i in range(0, len(pixels), CALIB_BATCH)]
-    if input_dtype == "uint8":
-        return [{input_name: b} for b in batches]
-    return [{input_name: info.norm.apply(b)} for b in batches]
+    return [{input_name: model_input(b, info.norm, input_dtype == "uint8")} for b in batches]
 
 
 def _preprocess_for_quantization(src: Path, dst: Path) -> None:
@@ -173,36 +173,18 @@ def count_ops(onnx_path: Path) -> dict[str, int]:
     return counts
 
 
-def precision_parity(ref_logits: np.ndarray, low_logits: np.ndarray, targets: np.ndarray,
-                     info: ModelInfo) -> dict[str, Any]:
-    """Low precision vs FP32 on the same held-out images: label agreement, max abs error and the AUC
-    difference (low minus FP32) per label and mean."""
-    ref_probs, low_probs = probabilities(ref_logits, info.task), probabilities(low_logits, info.task)
-    agree = predicted_labels(ref_probs, info.task) == predicted_labels(low_probs, info.task)
-    ref_eval = evaluate(info.task, info.labels, targets, ref_probs)
-    low_eval = evaluate(info.task, info.labels, targets, low_probs)
-    per_label = {k: _diff(low_eval["auc"][k], ref_eval["auc"][k]) for k in info.labels}
-    return {"images": int(len(ref_logits)), "label_agreement": float(agree.mean()),
-            "max_abs_error": float(np.abs(ref_logits - low_logits).max()),
-            "max_abs_prob_error": float(np.abs(ref_probs - low_probs).max()),
-            "fp32_mean_auc": ref_eval["mean_auc"], "mean_auc": low_eval["mean_auc"],
-            "auc_delta_per_label": per_label, "auc_delta_mean": _diff(low_eval["mean_auc"], ref_eval["mean_auc"])}
+def precision_parity(ref: Scores, low: Scores) -> ComparatorResult:
+    """Low precision vs FP32 on the same held-out images: the comparator's tensor and AUC parity."""
+    return compare(ref, low, ("tensor", "auc"))
 
 
-def _diff(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else float(a - b)
-
-
-def check_auc_gate(parity: dict[str, Any], tolerance: float, what: str) -> None:
-    """Refuse a low-precision model whose mean AUC dropped more than `tolerance` below FP32."""
-    delta = parity["auc_delta_mean"]
-    if delta is None or math.isnan(delta):
-        raise GxrError(f"{what}: cannot check the AUC tolerance (AUC undefined on the parity images); "
-                       "nothing written")
-    if -delta > tolerance:
-        raise GxrError(f"{what}: mean AUC drops {-delta:.4f} vs FP32 on {parity['images']} held-out images "
-                       f"({parity['fp32_mean_auc']:.4f} -> {parity['mean_auc']:.4f}), more than the tolerance "
-                       f"{tolerance:g}; nothing written")
+def parity_record(result: ComparatorResult) -> dict[str, Any]:
+    """manifest["precision"]["parity_vs_fp32"]: label agreement, errors, the AUC difference per label and mean."""
+    t, a = result.tensor, result.auc
+    return {"images": t.images, "label_agreement": t.label_agreement, "max_abs_error": t.max_abs_error,
+            "max_abs_prob_error": t.max_abs_prob_error, "fp32_mean_auc": a.reference_mean_auc,
+            "mean_auc": a.candidate_mean_auc, "auc_delta_per_label": a.per_label_delta,
+            "auc_delta_mean": a.mean_delta, "min_positives": a.min_positives, "left_out_of_mean": a.left_out}
 
 
 def precision_record(precision: str, parity: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None,
@@ -221,43 +203,32 @@ def precision_record(precision: str, parity: dict[str, Any] | None = None, calib
     return record
 
 
-def held_out(info: ModelInfo, data_spec: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 pixels and targets of the first `limit` test images (held out from training and calibration)."""
-    from gxr.data import open_source, split_pixels
+def held_out_scores(onnx_path: Path, manifest: Manifest, data_spec: str, limit: int) -> Scores:
+    """The graph's Scores on the first `limit` test images (held out from training and calibration), through the
+    runtime as a user would run it."""
+    from gxr.runtime import onnx_model, score_data
 
-    split = open_source(data_spec).split("test")
-    pixels = split_pixels(split, info.channels, info.image_size, limit)
-    return pixels, np.asarray(split.targets[:len(pixels)])
-
-
-def _ort_logits(onnx_path: Path, input_name: str, feed_of, pixels: np.ndarray, batch: int = 32) -> np.ndarray:
-    from gxr.backends.ort_runner import OrtRunner
-
-    with OrtRunner(onnx_path) as runner:
-        return np.concatenate([runner.infer({input_name: feed_of(pixels[i:i + batch])})["logits"]
-                               for i in range(0, len(pixels), batch)])
+    with onnx_model(onnx_path, manifest) as model:
+        return score_data(model, data_spec, "test", limit)
 
 
-def make_low_precision(fp32_onnx: Path, out_onnx: Path, precision: str, info: ModelInfo, input_name: str,
-                       input_dtype: str, calib: Calibration | None, parity_data: str, tolerance: float,
-                       parity_limit: int, what: str = "") -> dict[str, Any]:
-    """Write the `precision` graph of `fp32_onnx` to `out_onnx`, compare it with FP32 on held-out real test
-    images, refuse it (GxrError) when the mean AUC drops more than `tolerance`; return manifest["precision"]."""
-    calibration = None
+def make_low_precision(fp32_onnx: Path, out_onnx: Path, precision: str, manifest: Manifest,
+                       calib: Calibration | None, parity_data: str, tolerance: float, parity_limit: int,
+                       what: str = "") -> dict[str, Any]:
+    """Write the `precision` graph of `fp32_onnx` (described by the staged `manifest`) to `out_onnx`, compare it
+    with FP32 on held-out real test images, refuse it (GxrError, the comparator's AUC gate) when the mean AUC
+    drops more than `tolerance`; return manifest["precision"]."""
+    info, calibration = manifest.info, None
     if precision == "int8":
         if calib is None:
             raise GxrError("INT8 needs calibration data (a data spec whose training split is used)")
         pixels, calibration = calibration_pixels(info, calib.validate())
-        quantize_int8(fp32_onnx, out_onnx, calibration_feeds(info, input_name, input_dtype, pixels), calib.method)
+        quantize_int8(fp32_onnx, out_onnx, calibration_feeds(info, manifest.input.name, manifest.input.dtype, pixels),
+                      calib.method)
     else:
         convert_fp16(fp32_onnx, out_onnx)
-    pixels, targets = held_out(info, parity_data, parity_limit)
-
-    def feed_of(batch: np.ndarray) -> np.ndarray:
-        return batch if input_dtype == "uint8" else info.norm.apply(batch)
-
-    parity = precision_parity(_ort_logits(fp32_onnx, input_name, feed_of, pixels),
-                              _ort_logits(out_onnx, input_name, feed_of, pixels), targets, info)
-    check_auc_gate(parity, tolerance, f"{what}: {precision} export" if what else f"{precision} export")
+    parity = precision_parity(held_out_scores(fp32_onnx, manifest, parity_data, parity_limit),
+                              held_out_scores(out_onnx, manifest, parity_data, parity_limit))
+    check_auc_gate(parity.auc, tolerance, f"{what}: {precision} export" if what else f"{precision} export")
     ops = count_ops(out_onnx) if precision == "int8" else None
-    return precision_record(precision, parity, calibration, tolerance, parity_data, ops)
+    return precision_record(precision, parity_record(parity), calibration, tolerance, parity_data, ops)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from gxr.study.context import StudyContext
-from gxr.study.evaluation import score_split, split_logits
+from gxr.study.evaluation import split_scores
 from gxr.study.stages import settings_hash, train_stage
 
 
@@ -39,11 +39,17 @@ def finetune(ctx: StudyContext, name: str, task: str, arch: str, channels: int, 
     run = ctx.stages.run(name, settings, lambda folder, resume: train_stage(
         folder, resume, recipe, ctx.specs[task], ctx.console, init=init_path))
     folder = ctx.stages.folder(name)
-    scored = ctx.stages.run(f"{name}/eval", {"of": settings_hash(settings)},
+    scored = ctx.stages.run(f"{name}/eval", {"of": settings_hash(settings), "scoring": SCORING},
                             lambda _folder, _resume: _score(folder, ctx.specs[task], ctx.device))
-    return {"run": run, "test": scored, "dir": str(folder)}
+    return {"run": run, "test": scored["summary"], "scores": scored["scores"], "dir": str(folder)}
+
+
+SCORING = "logits-v2"   # test scores kept as logits (earlier versions kept rounded probabilities): re-score
 
 
 def _score(run_dir: Path, spec: str, device: str) -> dict[str, Any]:
-    logits, targets, info = split_logits(run_dir, spec, "test", device)
-    return score_split(logits, targets, info["task"], info["labels"])
+    """The arm's test-split Scores (logits, exact) and their AUC summary (the min-positives rule applied)."""
+    from gxr.core.comparator import auc_summary
+
+    scores = split_scores(run_dir, spec, "test", device)
+    return {"summary": auc_summary(scores).to_json(), "scores": scores.to_json()}

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 
-from gxr.bench.machine_load import machine_load, timing_warnings
+from gxr.bench.latency import Timing
+from gxr.bench.noise import NoiseMonitor
+from gxr.core.comparator import AucSummary, PairedAuc, auc_summary, delong_comparison
 from gxr.core.fileio import write_json
-from gxr.study.evaluation import delong_pair, score_split, strip_arrays
+from gxr.core.scores import Scores
 from gxr.study.stages import export_stage, time_models, train_stage
 
 NIH_CAVEAT = ("the shipped NIH set is 1000 images at 64 px (701 for training): 14-label AUCs from it are close to "
@@ -39,7 +41,7 @@ class DemoSettings:
     device: str = "cpu"
     steps: list[str] = field(default_factory=lambda: [
         "fine-tune gray", "fine-tune color", "export gray to ONNX + parity", "export color to ONNX + parity",
-        "latency (one run feeds every table)", "gray vs color on the test split (DeLong)",
+        "latency (one run feeds every table)", "gray vs color on the test split (DeLong, Holm)",
         "real full-size radiographs"])
 
 
@@ -55,11 +57,71 @@ class Steps:
 
 
 def default_data(root: Path) -> str:
-    return f"npz:{root / 'covid' / 'covid_radiography_3class_128_balanced.npz'}"
+    from gxr.study.context import data_specs
+
+    return data_specs(root)["covid"]
 
 
-def run_demo(settings: DemoSettings, out: Path, console: Console, data_root: Path | None) -> dict[str, Any]:
-    """Run the whole demo into `out`; returns the summary (also written to out/summary.json)."""
+@dataclass
+class DemoLatency:
+    """The demo's one timing run: every table that quotes a time reads it from here."""
+
+    timings: list[Timing]
+    warnings: list[str]
+    noise: dict[str, Any]
+    machine: dict[str, Any]
+
+    def batch1_ms(self, key: str, backend: str = "onnxruntime") -> float:
+        """The batch-1 p50 ms/image of one model."""
+        return next(t.ms_per_image_p50 for t in self.timings
+                    if t.model == key and t.backend == backend and t.batch == 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"timings": [asdict(t) for t in self.timings], "warnings": self.warnings, "noise": self.noise,
+                "machine": self.machine}
+
+
+@dataclass
+class DemoSummary:
+    settings: DemoSettings
+    out: Path
+    task: str
+    labels: list[str]
+    train_images: int
+    tests: dict[str, AucSummary]          # "gray" / "color" -> test-split summary of the exported model
+    comparison: PairedAuc                 # gray (a) vs color (b), DeLong with Holm
+    latency: DemoLatency
+    exported: dict[str, Any]
+    fullsize: dict[str, Any] | None
+    seconds: float
+
+    @property
+    def ms_per_image_b1(self) -> dict[str, float]:
+        return {key: self.latency.batch1_ms(key) for key in self.tests}
+
+    def comparison_json(self) -> dict[str, Any]:
+        return {"task": self.task, "labels": self.labels, "images": self.comparison.images,
+                "comparison": self.comparison.to_json(), "tests": {k: v.to_json() for k, v in self.tests.items()},
+                "ms_per_image_b1": self.ms_per_image_b1}
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.settings
+        return {"data": s.data, "arch": s.arch, "image_size": s.image_size, "epochs": s.epochs, "lr": s.lr,
+                "train_fraction": s.train_fraction, "label_smoothing": s.label_smoothing,
+                "init": {"gray": str(s.init_gray) if s.init_gray else None,
+                         "color": str(s.init_color) if s.init_color else None},
+                "task": self.task, "labels": self.labels, "train_images": self.train_images,
+                "test_images": self.comparison.images,
+                "test_mean_auc": {k: v.mean_auc for k, v in self.tests.items()},
+                "test_accuracy": {k: v.accuracy for k, v in self.tests.items()},
+                "ms_per_image_b1": self.ms_per_image_b1, "exported": self.exported,
+                "timing_warnings": self.latency.warnings, "fullsize": self.fullsize, "nih_caveat": NIH_CAVEAT,
+                "seconds": self.seconds}
+
+
+def run_demo(settings: DemoSettings, out: Path, console: Console, data_root: Path | None) -> DemoSummary:
+    """Run the whole demo into `out`; returns the summary (also written to out/summary.json, with the comparison
+    in out/comparison.json and the timings in out/latency.json)."""
     from gxr.train.recipes import FinetuneRecipe
 
     s, started = settings, time.perf_counter()
@@ -80,66 +142,43 @@ def run_demo(settings: DemoSettings, out: Path, console: Console, data_root: Pat
                       f"{p['label_agreement']:.0%} on {p['images']} real test images")
     steps.next()
     latency = measure_latency(out / "models", s.iters)
-    write_json(out / "latency.json", latency)
+    write_json(out / "latency.json", latency.to_json())
     steps.next()
-    comparison = compare(out / "models", s.data, latency)
-    write_json(out / "comparison.json", comparison)
+    scores = exported_test_scores(out / "models", s.data)
     steps.next()
-    fullsize = check_fullsize(out / "models", data_root)
-    summary = {"data": s.data, "arch": s.arch, "image_size": s.image_size, "epochs": s.epochs, "lr": s.lr,
-               "train_fraction": s.train_fraction, "label_smoothing": s.label_smoothing,
-               "init": {"gray": str(s.init_gray) if s.init_gray else None,
-                        "color": str(s.init_color) if s.init_color else None},
-               "task": runs["gray"]["task"], "labels": runs["gray"]["labels"],
-               "train_images": runs["gray"]["data"]["sizes"]["train"], "test_images": comparison["images"],
-               "test_mean_auc": comparison["mean_auc"], "test_accuracy": comparison["accuracy"],
-               "ms_per_image_b1": comparison["ms_per_image_b1"], "exported": exported,
-               "timing_warnings": latency["warnings"], "fullsize": fullsize, "nih_caveat": NIH_CAVEAT,
-               "seconds": time.perf_counter() - started}
-    write_json(out / "summary.json", summary)
+    summary = DemoSummary(s, out, runs["gray"]["task"], runs["gray"]["labels"], runs["gray"]["data"]["sizes"]["train"],
+                          {k: auc_summary(v) for k, v in scores.items()},
+                          delong_comparison(scores["gray"], scores["color"], name_a="gray", name_b="color"),
+                          latency, exported, check_fullsize(out / "models", data_root),
+                          time.perf_counter() - started)
+    write_json(out / "comparison.json", summary.comparison_json())
+    write_json(out / "summary.json", summary.to_json())
     return summary
 
 
-def measure_latency(repo: Path, iters: int) -> dict[str, Any]:
+def measure_latency(repo: Path, iters: int) -> DemoLatency:
     """ms/image of both exported models under ONNX Runtime and PyTorch, batch 1 and 8, each model in its own
-    block; with a warning when other work was using the CPU or the timings are spread out."""
+    block, watched by the noise rule."""
     from gxr.core.provenance import machine_info
     from gxr.runtime import load
 
-    load_before = machine_load()
-    rows = []
+    monitor, timings = NoiseMonitor(), []
     for backend in ("onnxruntime", "torch"):
         for key in ("gray", "color"):
-            with load(repo / key, backend=backend) as model:
-                rows += time_models({key: model}, [1, 8], warmup=3, iters=iters)
-    return {"timings": rows, "machine_load": load_before, "warnings": timing_warnings(load_before, rows),
-            "machine": machine_info()}
+            with load(repo / key, backend=backend) as model, monitor.block(f"{key} ({backend})"):
+                timings += time_models({key: model}, [1, 8], warmup=3, iters=iters)
+    return DemoLatency(timings, monitor.warnings(timings), monitor.to_json(), machine_info())
 
 
-def latency_b1(latency: dict[str, Any], key: str, backend: str = "onnxruntime") -> float:
-    """The batch-1 p50 ms/image of one model from the demo's single timing run."""
-    return next(t["ms_per_image_p50"] for t in latency["timings"]
-                if t["model"] == key and t["backend"] == backend and t["batch"] == 1)
+def exported_test_scores(repo: Path, data: str) -> dict[str, Scores]:
+    """Both exported (ONNX) models' Scores on the test split."""
+    from gxr.runtime import load, score_data
 
-
-def compare(repo: Path, data: str, latency: dict[str, Any]) -> dict[str, Any]:
-    """Test AUC per label of the exported (ONNX) models, DeLong p per label, accuracy, ms/image (batch 1)."""
-    from gxr.data import open_source, split_pixels
-    from gxr.runtime import load
-
-    split = open_source(data).split("test")
-    scores = {}
+    out = {}
     for key in ("gray", "color"):
         with load(repo / key, backend="onnxruntime") as model:
-            logits = model.logits_from_pixels(split_pixels(split, model.info.channels, model.info.image_size))
-            task, labels = model.info.task, model.info.labels
-        scores[key] = score_split(logits, split.targets, task, labels)
-    rows = delong_pair(scores["gray"], scores["color"], task, labels)
-    return {"task": task, "labels": labels, "images": len(split), "rows": rows,
-            "mean_auc": {k: v["mean_auc"] for k, v in scores.items()},
-            "accuracy": {k: v["accuracy"] for k, v in scores.items()},
-            "ms_per_image_b1": {k: latency_b1(latency, k) for k in scores},
-            "scores": {k: strip_arrays(v) for k, v in scores.items()}}
+            out[key] = score_data(model, data, "test")
+    return out
 
 
 def check_fullsize(repo: Path, data_root: Path | None) -> dict[str, Any] | None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from gxr.core.render import fmt, md_table, rich_table
 from gxr.study.arms import finetune, pretrain
 from gxr.study.context import StudyContext
-from gxr.study.report import fmt, md_table, print_summary, rich_table, write_outputs
+from gxr.study.report import print_summary, write_outputs
 from gxr.study.stages import settings_hash
 
 # arch -> [(row label, first trainable layer; None = all layers)], shallowest fine-tuning first

@@ -12,7 +12,7 @@ import numpy as np
 
 from gxr.study.arms import finetune, pretrain
 from gxr.study.context import StudyContext
-from gxr.study.evaluation import split_logits, top_k_accuracy
+from gxr.study.evaluation import split_scores, top_k_accuracy
 
 TASKS = ("pneumonia", "covid", "nih")
 TASK_TITLES = {"pneumonia": "PneumoniaMNIST (official split)", "covid": "COVID-19 Radiography, 3 classes",
@@ -56,7 +56,7 @@ def run(ctx: StudyContext) -> dict[str, Any]:
     ctx.step("Table 4: ms/image, gray vs color fine-tuned models")
     first = s["tasks"][0]
     latency = ctx.stages.run("latency", {"models": [tasks[first][a]["dir"] for a in ARMS], "iters": s["latency_iters"],
-                                         "device": ctx.device},
+                                         "device": ctx.device, "noise": "rule-v2"},
                              lambda _f, _r: _latency(ctx, tasks[first], s["latency_iters"]))
     return {"pretrain": {k: _pretrain_summary(p, table1[k]) for k, p in pre.items()}, "tasks": tasks,
             "latency": latency}
@@ -64,9 +64,9 @@ def run(ctx: StudyContext) -> dict[str, Any]:
 
 def _imagenette_accuracy(ctx: StudyContext, run_dir: str) -> dict[str, Any]:
     """Top-1 / top-5 on the Imagenette val folder (gxr's `test` split for a folder without test/)."""
-    logits, targets, _ = split_logits(run_dir, ctx.specs["imagenette"], "test", ctx.device)
-    return {"images": int(len(targets)), "top1": top_k_accuracy(logits, targets, 1),
-            "top5": top_k_accuracy(logits, targets, 5)}
+    scores = split_scores(run_dir, ctx.specs["imagenette"], "test", ctx.device)
+    return {"images": len(scores), "top1": top_k_accuracy(scores.logits, scores.targets, 1),
+            "top5": top_k_accuracy(scores.logits, scores.targets, 5)}
 
 
 def _pretrain_summary(p: dict[str, Any], accuracy: dict[str, Any]) -> dict[str, Any]:
@@ -78,16 +78,15 @@ def _pretrain_summary(p: dict[str, Any], accuracy: dict[str, Any]) -> dict[str, 
 
 
 def _latency(ctx: StudyContext, arms: dict[str, Any], iters: int) -> dict[str, Any]:
-    from gxr.bench.machine_load import machine_load
+    from dataclasses import asdict
+
+    from gxr.bench.noise import NoiseMonitor
     from gxr.runtime import load
     from gxr.study.stages import time_models
 
-    load_before = machine_load()
-    models = {"gray": load(arms["gray-pretrained"]["dir"], backend="torch", device=ctx.device),
-              "color": load(arms["color-pretrained"]["dir"], backend="torch", device=ctx.device)}
-    try:
-        rows = time_models(models, [1], warmup=3, iters=iters)
-    finally:
-        for model in models.values():
-            model.close()
-    return {"timings": rows, "machine_load": load_before}
+    monitor, timings = NoiseMonitor(), []
+    for key in ("gray", "color"):
+        with load(arms[f"{key}-pretrained"]["dir"], backend="torch", device=ctx.device) as model, \
+                monitor.block(key):
+            timings += time_models({key: model}, [1], warmup=3, iters=iters)
+    return {"timings": [asdict(t) for t in timings], "warnings": monitor.warnings(timings), "noise": monitor.to_json()}

@@ -7,22 +7,25 @@ from typing import Any
 
 import numpy as np
 
-from gxr.bench.machine_load import timing_warnings
-from gxr.core.metrics import one_hot_targets
+from gxr.core.comparator import MIN_POSITIVES, delong_comparison, holm_family, rule_text
+from gxr.core.metrics import roc_points
+from gxr.core.render import fmt, fmt_p, md_table, rich_table
+from gxr.core.scores import Scores
 from gxr.study.context import StudyContext
-from gxr.study.evaluation import delong_pair, roc_points
 from gxr.study.grayscale import ARMS, PAIRS, TASK_TITLES, WHAT
-from gxr.study.report import fmt, fmt_p, md_table, print_summary, rich_table, write_outputs
+from gxr.study.report import print_summary, write_outputs
 from gxr.study.stages import settings_hash
 
 
 def comparisons(results: dict[str, Any]) -> dict[str, Any]:
-    """Per task and pair of arms: per-label AUCs and DeLong p-values on the same test images."""
+    """Per task and pair of arms: per-label AUCs and DeLong p-values on the same test images, from the logits;
+    Holm-adjusted over every pair and label of the task (one family per task)."""
     out = {}
     for task, arms in results["tasks"].items():
-        first = arms["gray-pretrained"]["run"]
-        out[task] = {f"{a} vs {b}": delong_pair(arms[a]["test"], arms[b]["test"], first["task"], first["labels"])
-                     for a, b in PAIRS}
+        scores = {arm: Scores.from_json(arms[arm]["scores"]) for arm in ARMS}
+        pairs = [delong_comparison(scores[a], scores[b], name_a=a, name_b=b) for a, b in PAIRS]
+        holm_family(pairs)
+        out[task] = {f"{c.name_a} vs {c.name_b}": c.to_json() for c in pairs}
     return out
 
 
@@ -52,37 +55,44 @@ def _draw(ctx: StudyContext, folder: Path, results: dict[str, Any]) -> dict[str,
 
 
 def _micro_roc(arm: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, float]:
-    """ROC pooled over labels (one-vs-rest for classes); the legend gives the mean per-label AUC."""
-    run, test = arm["run"], arm["test"]
-    y = one_hot_targets(np.asarray(test["targets"]), run["task"], len(run["labels"]))
-    fpr, tpr = roc_points(y.ravel(), np.asarray(test["probabilities"]).ravel())
-    return fpr, tpr, test["mean_auc"] or float("nan")
+    """ROC pooled over labels (one-vs-rest for classes; pooled log-probabilities rank as pooled probabilities
+    do); the legend gives the mean per-label AUC."""
+    scores = Scores.from_json(arm["scores"])
+    fpr, tpr = roc_points(scores.truth.ravel(), scores.ranks.ravel())
+    return fpr, tpr, arm["test"]["mean_auc"] or float("nan")
 
 
 def _pretrain_rows(results: dict[str, Any]) -> list[list[str]]:
-    return [[key, fmt(p["val"]["top1"]), fmt(p["val"]["top5"]), str(p["val"]["images"]), str(p["best_epoch"]),
+    return [[key, fmt(p["val"]["top1"], 3), fmt(p["val"]["top5"], 3), str(p["val"]["images"]), str(p["best_epoch"]),
              f"{p['train_images_per_s']:.0f}", f"{p['seconds'] / 60:.1f}"] for key, p in results["pretrain"].items()]
 
 
 def _task_rows(arms: dict[str, Any]) -> list[list[str]]:
-    labels = arms["gray-pretrained"]["run"]["labels"]
+    first = arms["gray-pretrained"]["test"]
     rows = []
-    for label in labels:
-        rows.append([label] + [fmt(arms[a]["test"]["auc"].get(label)) for a in ARMS])
-    rows.append(["**mean AUC**"] + [fmt(arms[a]["test"]["mean_auc"]) for a in ARMS])
-    if arms["gray-pretrained"]["test"]["accuracy"] is not None:
-        rows.append(["accuracy"] + [fmt(arms[a]["test"]["accuracy"]) for a in ARMS])
+    for row in first["labels"]:
+        mark = "" if row["eligible"] else " \u2020"
+        rows.append([f"{row['label']}{mark} ({row['positives']} pos)"] +
+                    [fmt(arms[a]["test"]["auc"].get(row["label"]), 3) for a in ARMS])
+    rows.append(["**mean AUC**"] + [fmt(arms[a]["test"]["mean_auc"], 3) for a in ARMS])
+    for key, name in (("accuracy", "accuracy"), ("ece", "ECE"), ("brier", "Brier")):
+        if first.get(key) is not None:
+            rows.append([name] + [fmt(arms[a]["test"][key], 3) for a in ARMS])
     rows.append(["max abs logit"] + [f"{arms[a]['test']['max_abs_logit']:.1f}" for a in ARMS])
     return rows
 
 
-def _pair_rows(pairs: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
+def _pair_rows(pairs: dict[str, dict[str, Any]]) -> list[list[str]]:
     rows = []
-    for pair, labels in pairs.items():
-        for r in labels:
-            rows.append([pair, r["label"], str(r["positives"]), fmt(r["auc_a"]), fmt(r["auc_b"]),
-                         fmt_p(r["p_value"]) + r["stars"]])
+    for pair, comparison in pairs.items():
+        for r in comparison["rows"]:
+            rows.append([pair, r["label"] + ("" if r["eligible"] else " \u2020"), str(r["positives"]),
+                         fmt(r["auc_a"], 3), fmt(r["auc_b"], 3), fmt_p(r["p_value"]), fmt_p(r["p_holm"]) + r["stars"]])
     return rows
+
+
+PAIR_NOTE = (f"DeLong tests (two-sided) from the logits; p (Holm) is adjusted over every pair and label of the task; "
+             f"* p_Holm < 0.05, ** p_Holm < 0.01. \u2020: {rule_text(MIN_POSITIVES)}.")
 
 
 def _latency_rows(latency: dict[str, Any]) -> list[list[str]]:
@@ -94,8 +104,7 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
     """Comparisons, plots, report.md, results.json and the rich summary."""
     results["comparisons"] = comparisons(results)
     plot_names = make_plots(ctx, results)
-    warnings = timing_warnings(results["latency"]["machine_load"], results["latency"]["timings"])
-    results["latency"]["warnings"] = warnings
+    warnings = results["latency"]["warnings"]
     sections = ["## Table 1: pre-training on Imagenette", "",
                 md_table(["model", "val top-1", "val top-5", "val images", "best epoch", "train img/s", "minutes"],
                          _pretrain_rows(results)), "",
@@ -103,9 +112,9 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
                 "out; the Imagenette val folder is only evaluated.", "", "![kernels](plots/kernels.png)", ""]
     for task, arms in results["tasks"].items():
         sections += [f"## {TASK_TITLES[task]}: test AUC per initialization", "",
-                     md_table(["label"] + list(ARMS), _task_rows(arms)), "", "DeLong tests (two-sided; * p < 0.05, "
-                     "** p < 0.01):", "", md_table(["pair (a vs b)", "label", "positives", "AUC a", "AUC b", "p"],
-                                                    _pair_rows(results["comparisons"][task])), ""]
+                     md_table(["label"] + list(ARMS), _task_rows(arms)), "", PAIR_NOTE, "",
+                     md_table(["pair (a vs b)", "label", "positives", "AUC a", "AUC b", "p", "p (Holm)"],
+                              _pair_rows(results["comparisons"][task])), ""]
     sections += ["![ROC](plots/roc.png)", "", "![AUC](plots/auc.png)", "",
                  "## Table 4: ms/image, gray vs color (batch 1, PyTorch)", "",
                  md_table(["model", "backend", "channels", "p50", "p90", "p99"], _latency_rows(results["latency"])), ""]
@@ -128,5 +137,5 @@ def _closing(results: dict[str, Any]) -> str:
     parts = []
     for task, arms in results["tasks"].items():
         g, c = arms["gray-pretrained"]["test"]["mean_auc"], arms["color-pretrained"]["test"]["mean_auc"]
-        parts.append(f"{task}: gray {fmt(g)} vs color {fmt(c)}")
+        parts.append(f"{task}: gray {fmt(g, 3)} vs color {fmt(c, 3)}")
     return "Test mean AUC, gray-pretrained vs color-pretrained: " + "; ".join(parts) + "."

@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Any
 
 from rich.table import Table
 
 from gxr.core.fileio import write_json, write_text
 from gxr.core.provenance import machine_info
+from gxr.core.render import md_table
 from gxr.study.context import SCALE_NOTE, StudyContext
-
-
-def fmt(v: float | None, digits: int = 3) -> str:
-    return "n/a" if v is None else f"{v:.{digits}f}"
-
-
-def fmt_p(v: float | None) -> str:
-    return "n/a" if v is None else (f"{v:.1e}" if v < 1e-3 else f"{v:.3f}")
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def rich_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
-    table = Table(title=title)
-    for i, col in enumerate(header):
-        table.add_column(col, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*[str(c) for c in row])
-    return table
 
 
 def write_outputs(ctx: StudyContext, title: str, what: str, sections: list[str], results: dict[str, Any],

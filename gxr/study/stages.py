@@ -122,13 +122,11 @@ def export_stage(run_dir: Path, repo: Path, name: str, data_spec: str) -> dict[s
     return {"path": str(path), "parity": manifest.parity}
 
 
-def time_models(models: dict[str, Any], batch_sizes: list[int], warmup: int, iters: int) -> list[dict[str, Any]]:
-    """ms/image (p50/p90/p99) per loaded runtime model and batch size, each model timed in its own block."""
-    from dataclasses import asdict
-
+def time_models(models: dict[str, Any], batch_sizes: list[int], warmup: int, iters: int) -> list:
+    """Timings (ms/image p50/p90/p99) per loaded runtime model and batch size, each model in its own block."""
     from gxr.bench.latency import bench_model
 
     rows = []
     for label, model in models.items():
-        rows += [asdict(t) for t in bench_model(label, model, batch_sizes, warmup, iters)]
+        rows += bench_model(label, model, batch_sizes, warmup, iters)
     return rows

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gxr.core.render import fmt, md_table, rich_table
 from gxr.study.arms import finetune, pretrain
 from gxr.study.context import StudyContext
-from gxr.study.report import fmt, md_table, print_summary, rich_table, write_outputs
+from gxr.study.report import print_summary, write_outputs
 from gxr.study.stages import settings_hash
 
 DEFAULTS = {"archs": ["resnet18", "vgg11", "alexnet", "mobilenet_v2", "inception_v3"], "channels": 1,

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from gxr.core.comparator import auc_summary
 from gxr.core.errors import GxrError
-from gxr.core.metrics import evaluate as score
-from gxr.core.modelinfo import probabilities
+from gxr.core.scores import Scores
 from gxr.train.pipeline import DeviceTransform, SplitPixels, batches
 from gxr.train.recipes import FinetuneRecipe
 from gxr.train.report import Task
@@ -124,9 +124,10 @@ def predict_logits(model: nn.Module, data: SplitPixels, transform: DeviceTransfo
 
 def evaluate(model: nn.Module, data: SplitPixels, transform: DeviceTransform, *, task: str, labels: list[str],
              batch_size: int, loss_fn: nn.Module, amp: bool = False) -> dict[str, Any]:
-    """A whole split in eval mode: gxr.core.metrics' result (AUC per label, mean AUC, accuracy, n) plus
-    the mean loss under `loss_fn`."""
+    """A whole split in eval mode: AUC per label and mean (from the logits, under the comparator's
+    min-positives rule), accuracy, calibration and n, plus the mean loss under `loss_fn`."""
     logits, loss = predict_logits(model, data, transform, batch_size, amp, loss_fn, task)
-    metrics = score(task, labels, data.split.targets, probabilities(logits, task))
-    metrics["loss"] = loss
-    return metrics
+    split = data.split
+    scores = Scores(logits, np.asarray(split.targets), list(labels), task,
+                    [split.images.name(i) for i in range(len(split))])
+    return auc_summary(scores).to_metrics() | {"loss": loss}

@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 
 from gxr.core.errors import GxrError
-from gxr.core.metrics import one_hot_targets
-from gxr.core.modelinfo import predicted_labels, probabilities
-from gxr.data import Split, split_pixels
-from gxr.runtime import Model
+from gxr.core.scores import Scores, one_hot_targets
+from gxr.data import Split
+from gxr.runtime import Model, score_split
 
 KINDS = ("false positive", "false negative")
 
@@ -57,10 +56,12 @@ class MistakeReport:
                 "images": self.images, "counts": self.counts(), "mistakes": [asdict(m) for m in self.mistakes]}
 
 
-def decisions(probs: np.ndarray, task: str) -> np.ndarray:
+def decisions(scores: Scores) -> np.ndarray:
     """N x L 0/1: what the model says per label (one-vs-rest for multi-class)."""
-    pred = predicted_labels(probs, task)
-    return one_hot_targets(pred, task, probs.shape[1]) if task == "multiclass" else pred.reshape(probs.shape)
+    pred = scores.decisions()
+    if scores.task == "multiclass":
+        return one_hot_targets(pred, scores.task, len(scores.labels))
+    return pred.reshape(scores.logits.shape)
 
 
 def find_mistakes(model: Model, split: Split, labels: list[str] | None = None,
@@ -70,10 +71,8 @@ def find_mistakes(model: Model, split: Split, labels: list[str] | None = None,
     unknown = [name for name in labels or [] if name not in info.labels]
     if unknown:
         raise GxrError(f"{model.source}: label {unknown[0]!r} is not one of its labels ({', '.join(info.labels)})")
-    pixels = split_pixels(split, info.channels, info.image_size, limit)
-    probs = probabilities(model.logits_from_pixels(pixels), info.task)
-    truth = one_hot_targets(split.targets[:len(probs)], info.task, info.num_outputs)
-    said = decisions(probs, info.task)
+    scores = score_split(model, split, limit)
+    probs, truth, said = scores.probabilities(), scores.truth, decisions(scores)
     mistakes = []
     for j, label in enumerate(info.labels):
         if labels and label not in labels:
@@ -81,9 +80,9 @@ def find_mistakes(model: Model, split: Split, labels: list[str] | None = None,
         for i in np.flatnonzero(said[:, j] != truth[:, j]):
             kind = KINDS[0] if said[i, j] else KINDS[1]
             p = float(probs[i, j])
-            mistakes.append(Mistake(int(i), split.images.name(int(i)), label, kind, p,
+            mistakes.append(Mistake(int(i), scores.image_ids[i], label, kind, p,
                                     p if kind == KINDS[0] else 1.0 - p, _true_labels(truth[i], info)))
-    return mistakes, len(probs)
+    return mistakes, len(scores)
 
 
 def _true_labels(row: np.ndarray, info) -> list[str]:
