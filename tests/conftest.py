@@ -57,9 +57,11 @@ def nih_runs(tmp_path_factory, nih_spec) -> dict[str, Path]:
 def exported(tmp_path_factory, trained_runs) -> dict[str, Path]:
     """Both runs exported with uint8 input into one repository (in-process)."""
     from gxr.export.onnx_export import export_model
+    from gxr.export.options import ExportOptions
 
     repo = tmp_path_factory.mktemp("models")
-    return {key: export_model(run, repo, name=key, input_dtype="uint8")[0] for key, run in trained_runs.items()}
+    return {key: export_model(run, repo, ExportOptions(name=key, input_dtype="uint8"))[0]
+            for key, run in trained_runs.items()}
 
 
 @pytest.fixture(scope="session")

@@ -41,14 +41,12 @@ def model_identity(path: Path) -> tuple[str, str, str]:
     from gxr.core.repository import resolve_model_dir
 
     try:
-        version_dir, typed = resolve_model_dir(path)
+        version_dir, manifest = resolve_model_dir(path)
     except GxrError:
         return str(path), str(path), "fp32"
-    manifest = typed.to_dict()
-    precision = (manifest.get("precision") or {}).get("precision", "fp32")
-    source = (manifest.get("source") or {}).get("sha256", str(version_dir))[:12]
-    label = f"{manifest.get('name', version_dir.parent.name)}/{manifest.get('version', version_dir.name)}"
-    return label, source, precision
+    precision = (manifest.precision or {}).get("precision", "fp32")
+    source = manifest.source.get("sha256", str(version_dir))[:12]
+    return f"{manifest.name}/{manifest.version}", source, precision
 
 
 class TestScores:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gxr.bench.endtoend import Breakdown, StreamRate, pool_comparison, stage_breakdown
 from gxr.bench.latency import (
@@ -25,6 +25,9 @@ from gxr.core.errors import GxrError
 from gxr.core.inputs import collect_inputs
 from gxr.core.provenance import machine_info
 from gxr.runtime import Model, load
+
+if TYPE_CHECKING:
+    from gxr.backends.torch_runner import TorchOptions
 
 Step = Callable[[str], None]
 
@@ -60,10 +63,39 @@ class LatencyReport:
                                                           "decode_pool": [r.to_json() for r in self.streams]}}
 
 
-def latency_steps(models: Sequence[Path], backends: Sequence[str], batch_sizes: Sequence[int],
-                  end_to_end: bool) -> int:
-    """How many progress steps `run_latency` reports."""
-    return len(models) * len(backends) * (len(batch_sizes) * (3 if end_to_end else 1) + (1 if end_to_end else 0))
+@dataclass(frozen=True)
+class LatencyOptions:
+    """What `run_latency` times and how: backends and batch sizes, warmup and timed runs per batch, the device
+    and runner settings, and (`end_to_end`) the image files and stream length for the decode-to-logits timings."""
+
+    backends: tuple[str, ...] = ("auto",)
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
+    warmup: int = 5
+    iters: int = 30
+    threads: int | None = None                  # intra-op threads for torch and ONNX Runtime
+    device: str = "cpu"
+    torch_options: TorchOptions | None = None
+    device_resident: bool = False               # torch: also time with the input already on the device
+    end_to_end: bool = False
+    data: str | None = None                     # end to end: data spec of the test images (default: the model's)
+    images: Path | None = None                  # end to end: these files (a folder or one file) instead
+    stream: int = 48                            # end to end: images per stream with and without the decode pool
+    labels: tuple[str, ...] | None = None       # one display name per model (default: its path)
+
+    def steps(self, models: Sequence[Path]) -> int:
+        """How many progress steps `run_latency` reports for `models`."""
+        per_backend = len(self.batch_sizes) * (3 if self.end_to_end else 1) + (1 if self.end_to_end else 0)
+        return len(models) * len(self.backends) * per_backend
+
+    def settings(self, models: Sequence[Path], monitor: NoiseMonitor) -> dict[str, Any]:
+        """The report's `settings` record."""
+        return {"models": [str(p) for p in models], "backends": list(self.backends),
+                "batch_sizes": list(self.batch_sizes), "warmup": self.warmup, "iters": self.iters,
+                "threads": self.threads, "device": self.device, "end_to_end": self.end_to_end,
+                "device_resident": self.device_resident, "images": str(self.images) if self.images else None,
+                "stream_images": self.stream if self.end_to_end else None,
+                "torch_options": self.torch_options.to_dict() if self.torch_options else None,
+                "noise": monitor.to_json()}
 
 
 def end_to_end_files(model: Model, images: Path | None, data: str | None, count: int, folder: Path) -> list[Path]:
@@ -92,16 +124,15 @@ def _step(on_step: Step | None, text: str) -> None:
         on_step(text)
 
 
-def run_latency(models: Sequence[Path], *, backends: Sequence[str] = ("auto",), batch_sizes: Sequence[int] = (1, 8, 32),
-                warmup: int = 5, iters: int = 30, threads: int | None = None, end_to_end: bool = False,
-                data: str | None = None, device: str = "cpu", labels: Sequence[str] | None = None,
-                torch_options=None, device_resident: bool = False, on_step: Step | None = None,
-                images: Path | None = None, stream: int = 48) -> LatencyReport:
-    """ms/image per model, backend and batch size: compute-only, and with `end_to_end` from encoded files
-    (`images`, a folder, or real test images of the model's data): per-batch timings, the time per stage, and
-    images/s over a stream of `stream` files with and without the decode pool."""
-    if labels is not None and len(labels) != len(models):
-        raise GxrError(f"{len(labels)} labels for {len(models)} models")
+def run_latency(models: Sequence[Path], options: LatencyOptions = LatencyOptions(),
+                on_step: Step | None = None) -> LatencyReport:
+    """ms/image per model, backend and batch size: compute-only, and with `options.end_to_end` from encoded
+    files (`options.images`, a folder, or real test images of the model's data): per-batch timings, the time
+    per stage, and images/s over a stream of `options.stream` files with and without the decode pool.
+    `on_step` hears each finished step (`options.steps(models)` in all)."""
+    o = options
+    if o.labels is not None and len(o.labels) != len(models):
+        raise GxrError(f"{len(o.labels)} labels for {len(models)} models")
     timings: list[Timing] = []
     notes: list[str] = []
     breakdowns: list[Breakdown] = []
@@ -109,25 +140,21 @@ def run_latency(models: Sequence[Path], *, backends: Sequence[str] = ("auto",), 
     monitor = NoiseMonitor()
     with temp_folder() as tmp:
         for i, path in enumerate(models):
-            name = labels[i] if labels else str(path)
+            name = o.labels[i] if o.labels else str(path)
             files = None
-            for backend in backends:   # one model at a time, each backend in its own block
-                with load(path, backend=backend, device=device, threads=threads, torch_options=torch_options) as m, \
-                        monitor.block(f"{name} ({backend})"):
-                    if end_to_end and files is None:
-                        files = end_to_end_files(m, images, data, max(batch_sizes), Path(tmp) / str(i))
-                    label = name if len(backends) == 1 else f"{name} ({m.backend})"
-                    timings += bench_model(label, m, batch_sizes, warmup, iters, files, on_step, group=name,
-                                           device_resident=device_resident)
-                    if end_to_end:
-                        breakdown, rates = time_end_to_end(label, m, files, batch_sizes, stream, on_step)
+            for backend in o.backends:   # one model at a time, each backend in its own block
+                with load(path, backend=backend, device=o.device, threads=o.threads,
+                          torch_options=o.torch_options) as m, monitor.block(f"{name} ({backend})"):
+                    if o.end_to_end and files is None:
+                        files = end_to_end_files(m, o.images, o.data, max(o.batch_sizes), Path(tmp) / str(i))
+                    label = name if len(o.backends) == 1 else f"{name} ({m.backend})"
+                    timings += bench_model(label, m, o.batch_sizes, o.warmup, o.iters, files, on_step, group=name,
+                                           device_resident=o.device_resident)
+                    if o.end_to_end:
+                        breakdown, rates = time_end_to_end(label, m, files, o.batch_sizes, o.stream, on_step)
                         breakdowns.append(breakdown)
                         streams += rates
                     if m.runner.fallback_note:
                         notes.append(f"{path}: {m.runner.fallback_note}")
-    settings = {"models": [str(p) for p in models], "backends": list(backends), "batch_sizes": list(batch_sizes),
-                "warmup": warmup, "iters": iters, "threads": threads, "device": device, "end_to_end": end_to_end,
-                "device_resident": device_resident, "images": str(images) if images else None,
-                "stream_images": stream if end_to_end else None,
-                "torch_options": torch_options.to_dict() if torch_options else None, "noise": monitor.to_json()}
-    return LatencyReport(timings, settings, machine_info(), notes, monitor.warnings(timings), breakdowns, streams)
+    return LatencyReport(timings, o.settings(models, monitor), machine_info(), notes, monitor.warnings(timings),
+                         breakdowns, streams)

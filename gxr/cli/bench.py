@@ -62,7 +62,7 @@ def latency(
     noise_threshold: float = typer.Option(SPREAD_LIMIT, help="--matrix: warn when p90/p50 is above this"),
 ) -> None:
     """ms/image p50/p90/p99 and images/s per model and batch size; gray/color ratios when both are given."""
-    from gxr.bench.suites import latency_steps, run_latency
+    from gxr.bench.suites import LatencyOptions, run_latency
     from gxr.core.errors import GxrError
     from gxr.core.progress import make_progress
 
@@ -73,19 +73,20 @@ def latency(
 
     if torch_input not in ("float", "uint8"):
         raise GxrError(f"--torch-input {torch_input!r}: choose float or uint8")
-    backends = [b.strip() for b in backend.split(",") if b.strip()]
-    sizes = _int_list(batch_sizes, "--batch-sizes")
-    options = None
+    backends = tuple(b.strip() for b in backend.split(",") if b.strip())
+    sizes = tuple(_int_list(batch_sizes, "--batch-sizes"))
+    torch_options = None
     if any(b in ("torch", "auto") for b in backends):
         from gxr.backends.torch_runner import TorchOptions
 
-        options = TorchOptions(precision, channels_last, cuda_graphs, torch_input == "uint8").validate(device)
+        torch_options = TorchOptions(precision, channels_last, cuda_graphs, torch_input == "uint8").validate(device)
+    options = LatencyOptions(backends=backends, batch_sizes=sizes,
+                             warmup=warmup, iters=iters, threads=threads, device=device, torch_options=torch_options,
+                             device_resident=device_resident, end_to_end=end_to_end, data=data, images=images,
+                             stream=stream)
     with make_progress(console) as progress:
-        task = progress.add_task("latency", total=latency_steps(models, backends, sizes, end_to_end), status="")
-        report = run_latency(models, backends=backends, batch_sizes=sizes, warmup=warmup, iters=iters,
-                             threads=threads, end_to_end=end_to_end, data=data, device=device, torch_options=options,
-                             device_resident=device_resident, images=images, stream=stream,
-                             on_step=lambda s: progress.update(task, advance=1, status=s))
+        task = progress.add_task("latency", total=options.steps(models), status="")
+        report = run_latency(models, options, on_step=lambda s: progress.update(task, advance=1, status=s))
     print_latency(report)
     save_json(report.to_json(), json_out)
 

@@ -35,8 +35,13 @@ def export(
 ) -> None:
     """Export a checkpoint to ONNX in the model repository, checked against PyTorch on real images."""
     from gxr.core.manifest import BatchRange
+    from gxr.export.options import ExportOptions
+    from gxr.export.quantize import Calibration
 
-    batch_range = BatchRange.parse(batch)
+    options = ExportOptions(name=name, version=version, opset=opset, batch=BatchRange.parse(batch), input_dtype=input,
+                            data_spec=data, image_size=image_size, exporter=exporter, precision=precision,
+                            calib=Calibration(calib, calib_count, calib_method) if precision == "int8" else None,
+                            auc_tolerance=auc_tolerance, trt=trt).validate()
     if trt:
         from gxr.core.lazy import lazy_import
 
@@ -44,18 +49,12 @@ def export(
         if (Path(model) / "manifest.json").is_file() or Path(model).name == "model.onnx":   # an exported version
             from gxr.export.trt import engine_version
 
-            out_dir, _ = engine_version(model, console)
+            out_dir, _ = engine_version(model, say)
             console.print(f"wrote {out_dir}/model.plan + model.onnx + manifest.json")
             return
     from gxr.export.onnx_export import export_model
-    from gxr.export.quantize import Calibration, check_precision
 
-    calibration = Calibration(calib, calib_count, calib_method).validate() if check_precision(precision) == "int8" \
-        else None
-    out_dir, manifest = export_model(model, repo, name=name, version=version, opset=opset, batch=batch_range,
-                                     input_dtype=input, data_spec=data, image_size=image_size, exporter=exporter,
-                                     precision=precision, calib=calibration, auc_tolerance=auc_tolerance, trt=trt,
-                                     console=console, say=say)
+    out_dir, manifest = export_model(model, repo, options, say)
     p = manifest.parity
     console.print(f"parity vs PyTorch on {p['images']} real images ({p['provider']}): max abs error "
                   f"{p['max_abs_error']:.3g}, max rel error {p['max_rel_error']:.3g}, label agreement "

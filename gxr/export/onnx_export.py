@@ -4,8 +4,7 @@ compared with PyTorch on real images before the version is published (nothing is
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +14,14 @@ from torch import nn
 from gxr import __version__
 from gxr.core.comparator import TensorParity, logit_parity
 from gxr.core.errors import GxrError
-from gxr.core.manifest import Artifact, BatchRange, InputSpec, Manifest, OutputSpec
+from gxr.core.manifest import Artifact, InputSpec, Manifest, OutputSpec
 from gxr.core.modelinfo import ModelInfo
 from gxr.core.normalization import model_input
 from gxr.core.repository import check_servable_together, staged_version, version_manifests, write_server_config
+from gxr.export.options import ExportOptions, Notify, silent
 from gxr.nets import check_image_size
 from gxr.nets.checkpoint import load_model, resolve_model_pt
 from gxr.nets.pixel_input import PixelInput
-
-INPUT_DTYPES = ("float", "uint8")
-EXPORTERS = ("torchscript", "dynamo")
-PARITY_REL_TOL = 1e-3
 
 
 def _export_graph(module: nn.Module, example: torch.Tensor, path: Path, input_name: str, opset: int,
@@ -103,73 +99,56 @@ def check_parity(parity: TensorParity, ckpt: Path, tolerance: float) -> None:
                        f"{parity.label_agreement:.3f} < 1); nothing written")
 
 
-def export_model(ckpt: Path, repo: Path, *, name: str | None = None, version: int | None = None, opset: int = 17,
-                 batch: BatchRange | None = None, input_dtype: str = "float", data_spec: str | None = None,
-                 image_size: int | None = None, exporter: str = "torchscript", parity_limit: int = 32,
-                 tolerance: float = PARITY_REL_TOL, precision: str = "fp32", calib=None,
-                 auc_tolerance: float | None = None, precision_parity_limit: int = 1000, trt: bool = False,
-                 console=None, say: Callable[[str], None] = lambda _: None) -> tuple[Path, Manifest]:
-    """Export and verify; returns (version dir, manifest). Nothing is left behind on failure.
-    `precision` fp16 | int8 (gxr.export.quantize) writes the low-precision graph as model.onnx, after
-    checking it against the FP32 graph on up to `precision_parity_limit` real test images (`calib`: a
-    quantize.Calibration; default: the model's own training data). `trt` also builds a TensorRT engine from
-    that graph inside the staged version (gxr.export.trt)."""
+def export_model(ckpt: Path, repo: Path, options: ExportOptions = ExportOptions(),
+                 notify: Notify = silent) -> tuple[Path, Manifest]:
+    """Export and verify as `options` say; returns (version dir, manifest). Nothing is left behind on failure.
+    A low-precision graph replaces the checked FP32 one as model.onnx (gxr.export.quantize); `options.trt`
+    also builds a TensorRT engine from it inside the staged version (gxr.export.trt). `notify` hears what a
+    person at the terminal should know (a stale staging folder removed, an engine build under way)."""
     from gxr.export import quantize
 
-    if input_dtype not in INPUT_DTYPES:
-        raise GxrError(f"input dtype {input_dtype!r}: choose float or uint8")
-    if exporter not in EXPORTERS:
-        raise GxrError(f"exporter {exporter!r}: choose one of {', '.join(EXPORTERS)}")
+    o = options.validate()
     ckpt = resolve_model_pt(ckpt)
     model, info, payload = load_model(ckpt)
     trained_size = info.image_size
-    if image_size and image_size != info.image_size:
-        info.image_size = check_image_size(info.arch, image_size)
-    name = name or _default_name(ckpt, info)
-    spec = input_spec(info, input_dtype == "uint8")
-    used_spec = data_spec or (payload.get("data") or {}).get("spec")
-    pixels = parity_images(info, used_spec, parity_limit)
+    if o.image_size and o.image_size != info.image_size:
+        info.image_size = check_image_size(info.arch, o.image_size)
+    name = o.name or _default_name(ckpt, info)
+    spec = input_spec(info, o.uint8)
+    used_spec = o.data_spec or (payload.get("data") or {}).get("spec")
+    pixels = parity_images(info, used_spec, o.parity_limit)
     module = PixelInput(model, info.norm, info.channels).eval() if spec.normalized_in_graph else model
-    quantize.check_precision(precision)
-    with staged_version(repo, name, version, say) as (stage, version):
-        manifest = Manifest(name=name, version=version, info=info, input=spec, batch=batch or BatchRange(),
+    with staged_version(repo, name, o.version, notify) as (stage, version):
+        manifest = Manifest(name=name, version=version, info=info, input=spec, batch=o.batch,
                             output=OutputSpec("logits", "float32", ["batch", info.num_outputs],
                                               "softmax" if info.task == "multiclass" else "sigmoid"),
                             onnx=Artifact("model.onnx", "", 0), trained_image_size=trained_size,
                             source=_source_record(ckpt, payload), gxr_version=__version__)
         check_servable_together(manifest, version_manifests(Path(repo) / name), Path(repo) / name)
-        onnx_path = stage / ("model.onnx" if precision == "fp32" else "fp32.onnx")
+        onnx_path = stage / ("model.onnx" if o.precision == "fp32" else "fp32.onnx")
         example = model_input(pixels[:2], info.norm, spec.normalized_in_graph)
-        _export_graph(module, torch.from_numpy(example), onnx_path, spec.name, opset, exporter,
+        _export_graph(module, torch.from_numpy(example), onnx_path, spec.name, o.opset, o.exporter,
                       spec.accepted_channels == [1, 3])
         check_onnx(onnx_path)
-        tensor, record = onnx_parity(model, onnx_path, info, spec, pixels, tolerance)
-        check_parity(tensor, ckpt, tolerance)
+        tensor, record = onnx_parity(model, onnx_path, info, spec, pixels, o.tolerance)
+        check_parity(tensor, ckpt, o.tolerance)
         manifest.parity = record | {"data": used_spec}
         manifest.precision = quantize.precision_record("fp32")
-        if precision != "fp32":   # the low-precision graph replaces the checked FP32 one
-            calib = quantize.with_default_data(calib, (payload.get("data") or {}).get("spec") or used_spec)
+        if o.precision != "fp32":   # the low-precision graph replaces the checked FP32 one
+            calib = quantize.with_default_data(o.calib, (payload.get("data") or {}).get("spec") or used_spec)
             manifest.precision = quantize.make_low_precision(
-                onnx_path, stage / "model.onnx", precision, manifest, calib, used_spec,
-                quantize.DEFAULT_AUC_TOLERANCE if auc_tolerance is None else auc_tolerance,
-                precision_parity_limit, str(ckpt))
+                onnx_path, stage / "model.onnx", o.precision, manifest, calib, used_spec, o.auc_tolerance,
+                o.precision_parity_limit, str(ckpt))
             onnx_path.unlink()
             onnx_path = stage / "model.onnx"
-        manifest.onnx = Artifact.of(onnx_path, opset=opset, exporter=exporter, torch=torch.__version__)
-        if trt:
-            manifest = build_engine_into(stage, manifest, console)
+        manifest.onnx = Artifact.of(onnx_path, opset=o.opset, exporter=o.exporter, torch=torch.__version__)
+        if o.trt:
+            from gxr.export.trt import build_engine
+
+            manifest = replace(manifest, tensorrt=build_engine(stage, manifest, notify))
         manifest.save(stage)
     write_server_config(repo, name)
     return Path(repo) / name / str(version), manifest
-
-
-def build_engine_into(stage: Path, manifest: Manifest, console=None) -> Manifest:
-    """A TensorRT engine built from the staged ONNX, recorded in the manifest (gxr.export.trt works on dicts)."""
-    from gxr.export.trt import build_engine
-
-    record = manifest.to_dict()
-    build_engine(stage, record, console)
-    return Manifest.from_dict(record, str(stage))
 
 
 def _default_name(ckpt: Path, info: ModelInfo) -> str:

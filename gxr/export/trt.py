@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from gxr.core.errors import GxrError
-from gxr.core.fileio import sha256_file, write_bytes
+from gxr.core.fileio import write_bytes
 from gxr.core.lazy import lazy_import
+from gxr.core.manifest import Artifact, Manifest
 from gxr.core.repository import resolve_model_dir, staged_version
+from gxr.export.options import Notify, silent
 
 
-def profile_shapes(manifest: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def profile_shapes(manifest: Manifest) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """(min, opt, max) input shapes: the batch range, and 1..3 channels where the graph accepts both."""
-    b, size = manifest["batch"], manifest["image_size"]
-    channels = manifest["input"]["accepted_channels"]
-    lo_c, hi_c = min(channels), max(channels)
-    return ((b["min"], lo_c, size, size), (b["opt"], lo_c, size, size), (b["max"], hi_c, size, size))
+    b, size = manifest.batch, manifest.info.image_size
+    lo_c, hi_c = min(manifest.input.accepted_channels), max(manifest.input.accepted_channels)
+    return ((b.min, lo_c, size, size), (b.opt, lo_c, size, size), (b.max, hi_c, size, size))
 
 
 def timing_cache_path(identity: dict[str, str]) -> Path:
@@ -48,16 +49,16 @@ def _network(trt, builder, logger, onnx_path: Path):
     return network, parser
 
 
-def build_engine(stage: Path, manifest: dict[str, Any], console=None, workspace_gib: int = 4) -> Path:
-    """Build model.plan from the stage's ONNX and record the build in manifest["tensorrt"] (the caller writes
-    the manifest and publishes the stage). `stage` must not be a published version."""
+def build_engine(stage: Path, manifest: Manifest, notify: Notify = silent, workspace_gib: int = 4) -> Artifact:
+    """Build model.plan from the stage's ONNX; returns the build's record for `manifest.tensorrt` (the caller
+    writes the manifest and publishes the stage). `stage` must not be a published version."""
     from gxr.backends.trt_compat import build_identity, cuda_device_identity
 
     trt = lazy_import("tensorrt", "building a TensorRT engine")
     identity = build_identity(trt.__version__, cuda_device_identity())
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    onnx_path = stage / manifest["onnx"]["file"]
+    onnx_path = stage / manifest.onnx.file
     network, _parser = _network(trt, builder, logger, onnx_path)   # the parser owns the weights until built
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_gib << 30)
@@ -65,11 +66,11 @@ def build_engine(stage: Path, manifest: dict[str, Any], console=None, workspace_
     cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
     reused = cache_file.is_file()
     config.set_timing_cache(cache, False)   # ignore_mismatch=False: a cache from another GPU is not used
+    shapes = profile_shapes(manifest)
     profile = builder.create_optimization_profile()
-    profile.set_shape(manifest["input"]["name"], *profile_shapes(manifest))
+    profile.set_shape(manifest.input.name, *shapes)
     config.add_optimization_profile(profile)
-    if console is not None:
-        console.print(f"building a TensorRT {trt.__version__} engine for {identity['gpu']} (minutes)...")
+    notify(f"building a TensorRT {trt.__version__} engine for {identity['gpu']} (minutes)...")
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise GxrError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
@@ -77,27 +78,22 @@ def build_engine(stage: Path, manifest: dict[str, Any], console=None, workspace_
     write_bytes(plan, bytes(serialized))
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
-    manifest["tensorrt"] = {"file": plan.name, "sha256": sha256_file(plan), "bytes": plan.stat().st_size, **identity,
-                            "precision": (manifest.get("precision") or {}).get("precision", "fp32"),
-                            "profile": {k: list(s) for k, s in zip(("min", "opt", "max"), profile_shapes(manifest))},
-                            "timing_cache": {"file": str(cache_file), "reused": reused}}
-    return plan
+    return Artifact.of(plan, **identity, precision=(manifest.precision or {}).get("precision", "fp32"),
+                       profile={k: list(s) for k, s in zip(("min", "opt", "max"), shapes)},
+                       timing_cache={"file": str(cache_file), "reused": reused})
 
 
-def engine_version(source: Path, console=None) -> tuple[Path, dict[str, Any]]:
+def engine_version(source: Path, notify: Notify = silent) -> tuple[Path, Manifest]:
     """A NEW version of the same model: the source version's ONNX plus a TensorRT engine built from it.
     The source version is only read."""
-    from gxr.core.manifest import Manifest
-
     lazy_import("tensorrt", "building a TensorRT engine")
     src_dir, src = resolve_model_dir(source)
     repo, name = src_dir.parent.parent, src_dir.parent.name
     onnx = src.verify_artifact(src_dir, src.onnx)
-    with staged_version(repo, name) as (stage, version):
+    with staged_version(repo, name, say=notify) as (stage, version):
         shutil.copy2(onnx, stage / src.onnx.file)
-        record = src.to_dict()
-        record.pop("tensorrt", None)
-        record.update(version=version, derived_from={"version": src.version, "onnx_sha256": src.onnx.sha256})
-        build_engine(stage, record, console)
-        Manifest.from_dict(record, str(stage)).save(stage)
-    return repo / name / str(version), record
+        manifest = replace(src, version=version, tensorrt=None,
+                           derived_from={"version": src.version, "onnx_sha256": src.onnx.sha256})
+        manifest = replace(manifest, tensorrt=build_engine(stage, manifest, notify))
+        manifest.save(stage)
+    return repo / name / str(version), manifest

@@ -117,8 +117,9 @@ def train_stage(folder: Path, resume: bool, recipe, data_spec: str, console: Con
 def export_stage(run_dir: Path, repo: Path, name: str, data_spec: str) -> dict[str, Any]:
     """Export a run to ONNX (uint8 input) with its parity check on real test images."""
     from gxr.export.onnx_export import export_model
+    from gxr.export.options import ExportOptions
 
-    path, manifest = export_model(run_dir, repo, name=name, input_dtype="uint8", data_spec=data_spec)
+    path, manifest = export_model(run_dir, repo, ExportOptions(name=name, input_dtype="uint8", data_spec=data_spec))
     return {"path": str(path), "parity": manifest.parity}
 
 

@@ -53,10 +53,11 @@ def test_trt_profile_spans_the_batch_range_and_every_accepted_channel_count(expo
     """Properties, not the implementation: min <= opt <= max per dimension, the batch axis spans the manifest's
     range, spatial dims are the model's, and the channel axis spans exactly the accepted channel counts.
     The stated choice: the opt shape takes the fewest channels (gray X-rays are what a color engine is fed)."""
+    from gxr.core.manifest import Manifest
     from gxr.export.trt import profile_shapes
 
     manifest = json.loads((exported[key] / "manifest.json").read_text())
-    lo, opt, hi = profile_shapes(manifest)
+    lo, opt, hi = profile_shapes(Manifest.load(exported[key]))
     assert all(a <= b <= c for a, b, c in zip(lo, opt, hi))
     assert (lo[0], opt[0], hi[0]) == (manifest["batch"]["min"], manifest["batch"]["opt"], manifest["batch"]["max"])
     assert {lo[2:], opt[2:], hi[2:]} == {(manifest["image_size"], manifest["image_size"])}

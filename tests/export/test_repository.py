@@ -11,6 +11,7 @@ import pytest
 from gxr.core.errors import GxrError
 from gxr.core.repository import name_lock, staged_version, version_manifests
 from gxr.export.onnx_export import export_model
+from gxr.export.options import ExportOptions
 from tests.helpers import Snapshot, expect_cli_error, run_gxr
 
 _ONNX_TO_TRITON = {onnx.TensorProto.UINT8: "TYPE_UINT8", onnx.TensorProto.FLOAT: "TYPE_FP32"}
@@ -129,7 +130,7 @@ def test_the_parity_gate_trips_on_tampered_weights_and_writes_nothing(tmp_path, 
 
     monkeypatch.setattr(ox, "_export_graph", export_tampered)
     with pytest.raises(GxrError, match="differs from PyTorch beyond tolerance"):
-        export_model(trained_runs["gray"], tmp_path, name="g")
+        export_model(trained_runs["gray"], tmp_path, ExportOptions(name="g"))
     assert not (tmp_path / "g").exists()
 
 
@@ -137,8 +138,8 @@ def test_ort_matches_torch_at_batch_1_opt_max_and_above_max(tmp_path, trained_ru
     import gxr
     from gxr.core.manifest import BatchRange
 
-    version_dir, manifest = export_model(trained_runs["color"], tmp_path, name="c", input_dtype="uint8",
-                                         batch=BatchRange(1, 4, 8))
+    version_dir, manifest = export_model(trained_runs["color"], tmp_path,
+                                         ExportOptions(name="c", input_dtype="uint8", batch=BatchRange(1, 4, 8)))
     onnx_model, torch_model = gxr.load(version_dir), gxr.load(trained_runs["color"])
     rng = np.random.default_rng(0)
     for batch in (1, 4, 8, 9):

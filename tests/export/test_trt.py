@@ -110,7 +110,8 @@ def test_engine_goes_into_a_new_version_and_the_published_one_is_untouched(tmp_p
     shutil.copytree(low_precision["int8"].parent, repo / "gray-int8")
     published = repo / "gray-int8" / "1"
     before = _tree_digest(published)
-    new_dir, manifest = engine_version(published)
+    new_dir, typed = engine_version(published)
+    manifest = typed.to_dict()   # what manifest.json holds
     assert new_dir == repo / "gray-int8" / "2" and _tree_digest(published) == before
     assert sorted(p.name for p in new_dir.iterdir()) == ["manifest.json", "model.onnx", "model.plan"]
     engine = json.loads((new_dir / "manifest.json").read_text())["tensorrt"]
