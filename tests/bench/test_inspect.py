@@ -65,7 +65,8 @@ def test_roc_overlays_gray_and_color_with_the_right_aucs(tmp_path, nih_runs, nih
 
 
 def test_roc_curve_and_reliability_against_brute_force():
-    from gxr.bench.plots import reliability, roc_curve
+    from gxr.core.metrics import reliability
+    from gxr.core.metrics import roc_points as roc_curve
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300).astype(bool)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gxr.core.metrics import delong_test, evaluate, roc_auc, stars
+from gxr.core.comparator import auc_summary
+from gxr.core.metrics import delong_test, roc_auc, stars
+from gxr.core.scores import Scores
 from tests.helpers import delong_reference
 
 
@@ -51,13 +53,21 @@ def test_stars():
     assert (stars(0.001), stars(0.02), stars(0.2), stars(float("nan"))) == ("**", "*", "", "")
 
 
-def test_evaluate_multiclass_binary_multilabel():
-    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.3, 0.2]])
-    res = evaluate("multiclass", ["a", "b", "c"], np.array([0, 1, 2, 1]), probs)
+def _summary(task, labels, targets, logits, min_positives=1):
+    n = len(logits)
+    return auc_summary(Scores(np.asarray(logits, np.float32), np.asarray(targets, np.float32), labels, task,
+                              [str(i) for i in range(n)]), min_positives).to_metrics()
+
+
+def test_auc_summary_multiclass_binary_multilabel():
+    logits = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.3, 0.2]]))
+    res = _summary("multiclass", ["a", "b", "c"], [0, 1, 2, 1], logits)
     assert res["accuracy"] == 0.75 and set(res["auc"]) == {"a", "b", "c"}
-    res = evaluate("binary", ["pos"], np.array([[0], [1], [1]]), np.array([[0.2], [0.9], [0.4]]))
+    res = _summary("binary", ["pos"], [[0], [1], [1]], [[-1.4], [2.2], [-0.4]])
     assert res["accuracy"] == pytest.approx(2 / 3) and res["auc"]["pos"] == 1.0
-    res = evaluate("multilabel", ["x", "y"], np.array([[1, 0], [0, 0], [1, 0]]),
-                   np.array([[0.9, 0.1], [0.2, 0.3], [0.6, 0.2]]))
+    res = _summary("multilabel", ["x", "y"], [[1, 0], [0, 0], [1, 0]], [[2.2, -2.2], [-1.4, -0.8], [0.4, -1.4]])
     assert res["accuracy"] is None and res["auc"]["y"] is None and res["auc_undefined"] == ["y"]
     assert res["mean_auc"] == 1.0
+    strict = _summary("multilabel", ["x", "y"], [[1, 0], [0, 0], [1, 0]], [[2.2, -2.2], [-1.4, -0.8], [0.4, -1.4]],
+                      min_positives=10)
+    assert strict["mean_auc"] is None and strict["left_out_of_mean"] == ["x", "y"]

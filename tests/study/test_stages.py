@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from gxr.bench.machine_load import timing_warnings
+from gxr.bench.latency import Timing
+from gxr.bench.noise import Block, NoiseMonitor, NoiseRule, foreign_cpu_share, noise_warnings
 from gxr.core.errors import GxrError
-from gxr.study.evaluation import roc_points, top_k_accuracy
+from gxr.core.metrics import roc_points
+from gxr.study.evaluation import top_k_accuracy
 from gxr.study.runner import study_settings
 from gxr.study.stages import Stages, settings_hash
 from gxr.study.transfer import epochs_to_fraction
@@ -75,12 +77,47 @@ def test_top_k_accuracy_and_epochs_to_90_percent():
     assert epochs_to_fraction([]) is None
 
 
-def test_timing_warnings_flag_busy_machines_and_spread():
-    calm = {"model": "gray", "batch": 1, "ms_per_image_p50": 5.0, "ms_per_image_p99": 6.0}
-    spread = {**calm, "ms_per_image_p99": 3300.0}
-    assert timing_warnings({"busy_fraction": 0.05}, [calm]) == []
-    notes = timing_warnings({"busy_fraction": 0.9}, [spread])
-    assert len(notes) == 2 and "90% busy" in notes[0] and "p99 3300.0 ms" in notes[1]
+def _timing(p50: float, p90: float) -> Timing:
+    return Timing("gray", "gray", "torch", "cpu", 1, "float32", "compute", 1, 3, p50, p90, p90, 1000 / p50, 1, [])
+
+
+def test_the_one_noise_rule_flags_foreign_cpu_load_and_spread():
+    rule = NoiseRule(spread_limit=1.10, foreign_limit=0.05)
+    calm = [Block("gray (torch)", 2.0, 0.01, 0.5)]
+    assert noise_warnings(calm, [_timing(5.0, 5.4)], rule, cores=2) == []
+    notes = noise_warnings([Block("gray (torch)", 2.0, 0.30, 2.5)], [_timing(5.0, 6.0)], rule, cores=2)
+    assert len(notes) == 3
+    assert "other processes used 30% of the CPUs" in notes[0] and "load average reached 2.50 on 2 cores" in notes[1]
+    assert "p90/p50 = 1.20 > 1.1" in notes[2]
+    assert noise_warnings(calm, [_timing(5.0, 6.0)], NoiseRule(spread_limit=1.25), cores=2) == []
+
+
+def test_foreign_cpu_share_separates_other_processes_from_ours():
+    from gxr.bench.noise import CpuSnapshot
+
+    # 2 s on 2 cores; the machine was busy 3 CPU-seconds, 2 of them ours: others used 1 of 4 = 25%
+    assert foreign_cpu_share(CpuSnapshot(0.0, 10.0, 1.0), CpuSnapshot(2.0, 13.0, 3.0), cores=2) == 0.25
+    assert foreign_cpu_share(CpuSnapshot(0.0, 10.0, 1.0), CpuSnapshot(2.0, 11.0, 3.0), cores=2) == 0.0   # never < 0
+    assert foreign_cpu_share(None, CpuSnapshot(2.0, 11.0, 3.0), cores=2) is None
+
+
+def test_monitor_measures_our_own_work_as_ours_and_a_busy_child_as_foreign():
+    import subprocess
+    import sys
+    import time
+
+    monitor = NoiseMonitor(cores=1)
+    with monitor.block("own"):
+        end = time.perf_counter() + 0.4
+        while time.perf_counter() < end:      # this process's own busy loop is not foreign load
+            pass
+    with monitor.block("other"):
+        subprocess.run([sys.executable, "-c", "import time\nend = time.time() + 0.6\nwhile time.time() < end: pass"],
+                       check=True)
+    own, other = monitor.blocks
+    assert own.foreign_cpu is not None and other.foreign_cpu is not None    # Linux: /proc/stat is there
+    assert other.foreign_cpu > own.foreign_cpu + 0.3                          # the child was another process
+    assert monitor.foreign_of("other") == other.foreign_cpu
 
 
 def test_settings_overrides_and_unknown_setting():
