@@ -80,7 +80,7 @@ def onnx_parity(model: nn.Module, onnx_path: Path, info: ModelInfo, spec: InputS
     with torch.inference_mode():
         ref = model(torch.from_numpy(info.norm.apply(pixels))).float().numpy()
     feed = pixels if spec.normalized_in_graph else info.norm.apply(pixels)
-    with OrtRunner(onnx_path) as runner:
+    with OrtRunner.from_path(onnx_path) as runner:
         out = runner.infer({spec.name: feed})["logits"]
         parity = compare_logits(ref, out, info.task)
         parity.update(images=len(pixels), provider=runner.provider, tolerance_rel=tolerance)

@@ -233,7 +233,7 @@ def held_out(info: ModelInfo, data_spec: str, limit: int) -> tuple[np.ndarray, n
 def _ort_logits(onnx_path: Path, input_name: str, feed_of, pixels: np.ndarray, batch: int = 32) -> np.ndarray:
     from gxr.backends.ort_runner import OrtRunner
 
-    with OrtRunner(onnx_path) as runner:
+    with OrtRunner.from_path(onnx_path) as runner:
         return np.concatenate([runner.infer({input_name: feed_of(pixels[i:i + batch])})["logits"]
                                for i in range(0, len(pixels), batch)])
 
