@@ -254,8 +254,22 @@ def _load_tensorrt(path: Path) -> Model:
     from gxr.backends.trt_compat import check_engine_loads_here
 
     check_engine_loads_here(manifest.tensorrt.to_dict(), str(plan), str(version_dir))   # built where, how to rebuild
-    return Model(TrtRunner(plan).activate(), manifest.info, manifest.input.name, manifest.input.dtype, manifest,
+    runner = _check_logits(TrtRunner.from_path(plan).activate(), manifest.info.num_outputs)
+    return Model(runner, manifest.info, manifest.input.name, manifest.input.dtype, manifest,
                  str(version_dir), batch_size=manifest.batch.max)
+
+
+def _check_logits(runner: Runner, num_outputs: int) -> Runner:
+    """The loaded model must answer what Model reads: an output "logits" with one column per label."""
+    outputs = {m.name: m for m in runner.output_metadata()}
+    logits = outputs.get("logits")
+    if logits is None:
+        runner.deactivate()
+        raise GxrError(f"{runner.name}: has no output named 'logits' (outputs: {', '.join(outputs) or 'none'})")
+    if len(logits.shape) != 2 or not (logits.dynamic(1) or logits.shape[1] == num_outputs):
+        runner.deactivate()
+        raise GxrError(f"{runner.name}: output 'logits' has shape {logits.shape}, expected (batch, {num_outputs})")
+    return runner
 
 
 def _checkpoint_of(path: Path) -> tuple[Path, int]:
@@ -281,7 +295,7 @@ def _load_torch(path: Path, device: str, threads: int | None, image_size: int | 
     if image_size:   # the architectures are fully convolutional + global pooling
         info = replace(info, image_size=image_size)
     runner = TorchRunner(network, info.channels, info.image_size, info.num_outputs, info.norm, device, threads,
-                         options).activate()
+                         options, name=str(path)).activate()
     meta = runner.input_metadata()[0]
     training = {"data": payload.get("data"), "recipe": payload.get("recipe"), "init": payload.get("init_notes")}
     return Model(runner, info, meta.name, meta.dtype, source=str(path), training=training)
@@ -292,7 +306,8 @@ def onnx_model(onnx_path: Path, manifest: Manifest, device: str = "cpu", threads
     exported, so that export checks score it exactly as `gxr.load` would."""
     from gxr.backends.ort_runner import OrtRunner
 
-    runner = OrtRunner(onnx_path, device, threads).activate()
+    runner = OrtRunner.from_path(onnx_path, device, threads).activate()
+    _check_logits(runner, manifest.info.num_outputs)
     return Model(runner, manifest.info, manifest.input.name, manifest.input.dtype, manifest, str(onnx_path),
                  batch_size=manifest.batch.max)
 
@@ -307,9 +322,10 @@ def _load_onnx(path: Path, device: str, threads: int | None, openvino: str | Non
 
         if device != "cpu":
             raise GxrError(f"device {device!r}: the openvino backend runs on the CPU here")
-        runner = OpenVinoRunner(onnx_path, openvino, threads).activate()
+        runner = OpenVinoRunner.from_path(onnx_path, openvino, threads).activate()
     else:
-        runner = OrtRunner(onnx_path, device, threads).activate()
+        runner = OrtRunner.from_path(onnx_path, device, threads).activate()
+    _check_logits(runner, manifest.info.num_outputs)
     graph_input = runner.input_metadata()[0]
     manifest.check_graph_input(version_dir, graph_input.name, graph_input.dtype)
     return Model(runner, manifest.info, manifest.input.name, manifest.input.dtype, manifest, str(version_dir),

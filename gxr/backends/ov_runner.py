@@ -1,20 +1,24 @@
 """Run an ONNX model with OpenVINO on the CPU: FP32 or BF16 through the inference-precision hint, INT8 from
 a Q/DQ graph, LATENCY or THROUGHPUT performance hint, and a `provider` that says what really ran.
 
-OpenVINO reads model.onnx directly (no IR conversion step). The graphs have a dynamic batch axis; the
+OpenVINO reads model.onnx directly (no IR conversion step). `OpenVinoRunner` takes a read `ov.Model` or a
+loader returning one (`ov_model_loader`, called at activation), and optionally the `ov.Core` to compile with;
+`OpenVinoRunner.from_path(model.onnx, ...)` is both in one line. The graphs have a dynamic batch axis; the
 runner compiles one static-shape copy per input shape it meets (static shapes run faster on the CPU
 plugin) and keeps the few most recent ones."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gxr.backends.base import Runner, TensorMeta
+from gxr.backends.base import Runner, TensorMeta, resolve
 from gxr.core.errors import GxrError
+from gxr.core.imagefile import one_line
 from gxr.core.lazy import lazy_import
 
 OV_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}   # gxr name -> OpenVINO element type
@@ -31,19 +35,41 @@ def check_options(precision: str, hint: str) -> None:
         raise GxrError(f"OpenVINO performance hint {hint!r}: choose latency or throughput")
 
 
+def ov_model_loader(path: str | Path, core: Any | None = None) -> Callable[[], Any]:
+    """A loader: a call reading the ONNX file `path` into an `ov.Model` (with `core`, or a new ov.Core)."""
+    path = Path(path)
+
+    def load():
+        ov = lazy_import("openvino", "the openvino backend")
+        if not path.is_file():
+            raise GxrError(f"{path}: ONNX model not found")
+        try:
+            return (core or ov.Core()).read_model(str(path))
+        except Exception as exc:   # OpenVINO raises RuntimeError subclasses with long C++ traces
+            raise GxrError(f"{path}: OpenVINO cannot load it ({one_line(exc)})") from exc
+
+    return load
+
+
 class OpenVinoRunner(Runner):
+    """`model`: an `ov.Model` or a loader of one; `core`: the ov.Core compiling it (default: a new one)."""
+
     backend = "openvino"
 
-    def __init__(self, model_onnx: str | Path, precision: str = "fp32", threads: int | None = None,
-                 hint: str = "latency", static_shapes: bool = True):
-        super().__init__()
+    def __init__(self, model: Any | Callable[[], Any], precision: str = "fp32", threads: int | None = None,
+                 hint: str = "latency", static_shapes: bool = True, name: str = "", core: Any | None = None):
         check_options(precision, hint)
-        self.path, self.precision, self.threads, self.hint = Path(model_onnx), precision, threads, hint
         self.backend = "openvino" if precision == "fp32" else f"openvino:{precision}"   # as gxr.load names it
-        self.static_shapes = static_shapes
+        super().__init__(name)
+        self._model_source, self._core_given = model, core
+        self.precision, self.threads, self.hint, self.static_shapes = precision, threads, hint, static_shapes
         self.core = self.model = None
         self.compiled: OrderedDict[tuple, Any] = OrderedDict()   # input shape (or None: dynamic) -> (compiled, request)
-        self.fallback_note = ""
+
+    @classmethod
+    def from_path(cls, path: str | Path, precision: str = "fp32", threads: int | None = None,
+                  hint: str = "latency", static_shapes: bool = True) -> OpenVinoRunner:
+        return cls(ov_model_loader(path), precision, threads, hint, static_shapes, name=str(path))
 
     def config(self) -> dict[str, Any]:
         """compile_model properties: inference precision, performance hint and threads."""
@@ -55,19 +81,16 @@ class OpenVinoRunner(Runner):
 
     def _activate(self) -> None:
         ov = lazy_import("openvino", "the openvino backend")
-        if not self.path.is_file():
-            raise GxrError(f"{self.path}: ONNX model not found")
-        self.core = ov.Core()
+        self.model = resolve(self._model_source)
+        self.core = self._core_given or ov.Core()
         try:
-            self.model = self.core.read_model(str(self.path))
-            self._compile(None)   # the dynamic-batch model: metadata, and the precision really used
-        except GxrError:
-            raise
+            self._compile(None)   # the dynamic-batch model: the precision really used
         except Exception as exc:   # OpenVINO raises RuntimeError subclasses with long C++ traces
-            raise GxrError(f"{self.path}: OpenVINO cannot load it ({str(exc).splitlines()[0][:200]})") from exc
+            self._deactivate()
+            raise GxrError(f"{self.name}: OpenVINO cannot compile it ({one_line(exc)})") from exc
         used = self.inference_precision()
-        if used != OV_PRECISIONS[self.precision]:
-            self.fallback_note = f"asked for {self.precision}, OpenVINO runs {used} on this CPU"
+        mismatch = used != OV_PRECISIONS[self.precision]
+        self.fallback_note = f"asked for {self.precision}, OpenVINO runs {used} on this CPU" if mismatch else ""
 
     def _compile(self, shape: tuple | None):
         if shape in self.compiled:
@@ -109,16 +132,11 @@ class OpenVinoRunner(Runner):
         precision = f"int8 ({int8} int8 conv/fc) + {self.inference_precision()}" if int8 else self.inference_precision()
         return f"OpenVINO CPU {precision}, {self.hint}"
 
-    def input_metadata(self) -> list[TensorMeta]:
-        return [self._meta(p) for p in self._model().inputs]
+    def _input_metadata(self) -> list[TensorMeta]:
+        return [self._meta(p) for p in self.model.inputs]
 
-    def output_metadata(self) -> list[TensorMeta]:
-        return [self._meta(p) for p in self._model().outputs]
-
-    def _model(self):
-        if self.model is None:
-            self.activate()
-        return self.model
+    def _output_metadata(self) -> list[TensorMeta]:
+        return [self._meta(p) for p in self.model.outputs]
 
     @staticmethod
     def _meta(port) -> TensorMeta:
@@ -136,7 +154,7 @@ class OpenVinoRunner(Runner):
             return {port.get_any_name(): np.array(request.get_output_tensor(i).data)
                     for i, port in enumerate(self.model.outputs)}
         except Exception as exc:
-            raise GxrError(f"{self.path}: OpenVINO inference failed ({str(exc).splitlines()[0][:200]})") from exc
+            raise GxrError(f"{self.name}: OpenVINO inference failed ({one_line(exc)})") from exc
 
     def _deactivate(self) -> None:
         self.compiled.clear()

@@ -37,14 +37,16 @@ class TorchOptions:
 
 
 class TorchRunner(Runner):
-    """Runs a loaded network (`model`, eval mode) whose input is C x S x S; `norm` is needed for uint8 input."""
+    """Runs a loaded network (`model`, eval mode) whose input is C x S x S; `norm` is needed for uint8 input.
+    Only a loaded module is taken, never a loader: a module is itself callable, so the two could not be told
+    apart (gxr.nets.checkpoint.load_model is the loader)."""
 
     backend = "torch"
     device_resident = True
 
     def __init__(self, model, channels: int, image_size: int, num_outputs: int, norm=None, device: str = "cpu",
-                 threads: int | None = None, options: TorchOptions | None = None):
-        super().__init__()
+                 threads: int | None = None, options: TorchOptions | None = None, name: str = ""):
+        super().__init__(name)
         self.network, self.channels, self.image_size, self.num_outputs = model, channels, image_size, num_outputs
         self.norm, self.device_name, self.threads = norm, device, threads
         self.options = (options or TorchOptions()).validate(device)
@@ -79,12 +81,14 @@ class TorchRunner(Runner):
     def input_name(self) -> str:
         return "pixels" if self.options.pixels else "input"
 
-    def input_metadata(self) -> list[TensorMeta]:
+    def _input_metadata(self) -> list[TensorMeta]:
+        """What forward() takes: normalized float32 "input" with the model's channels, or uint8 "pixels" whose
+        channel axis is free (1 or 3) for color models, as PixelInput replicates 1 channel to 3."""
         channels: int | str = "channels" if self.options.pixels and self.channels == 3 else self.channels
         return [TensorMeta(self.input_name, "uint8" if self.options.pixels else "float32",
                            ("batch", channels, self.image_size, self.image_size))]
 
-    def output_metadata(self) -> list[TensorMeta]:
+    def _output_metadata(self) -> list[TensorMeta]:
         return [TensorMeta("logits", "float32", ("batch", self.num_outputs))]
 
     # ---- device side -----------------------------------------------------------------------
@@ -134,8 +138,8 @@ class TorchRunner(Runner):
 
     def device_callable(self, feed: dict[str, np.ndarray]) -> Callable[[], Any]:
         """A no-argument call running the model on `feed` already resident on the device."""
-        if not self.active:
-            raise GxrError("torch runner is not active (closed, or never activated)")
+        self.require_active()
+        self.check_feed(feed)
         x = self.to_device(feed[self.input_name])
         self.synchronize()
         return lambda: self.forward(x)

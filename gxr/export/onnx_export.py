@@ -79,7 +79,7 @@ def onnx_parity(model: nn.Module, onnx_path: Path, info: ModelInfo, spec: InputS
     with torch.inference_mode():
         ref = model(torch.from_numpy(info.norm.apply(pixels))).float().numpy()
     feed = model_input(pixels, info.norm, spec.normalized_in_graph)
-    with OrtRunner(onnx_path) as runner:
+    with OrtRunner.from_path(onnx_path) as runner:
         out = runner.infer({spec.name: feed})["logits"]
         tensor = logit_parity(ref, out, info.task)
         parity = asdict(tensor) | {"provider": runner.provider, "tolerance_rel": tolerance}

@@ -16,7 +16,7 @@ def _has(module: str) -> bool:
 
 
 def test_ort_runner_interface_and_metadata(exported):
-    runner = OrtRunner(exported["gray"] / "model.onnx", threads=1)
+    runner = OrtRunner.from_path(exported["gray"] / "model.onnx", threads=1)
     assert not runner.active
     with runner:
         (inp,) = runner.input_metadata()
@@ -30,7 +30,7 @@ def test_ort_runner_interface_and_metadata(exported):
 def test_ort_runner_reports_a_cuda_fallback_exactly_when_it_happens(exported):
     """Asked for CUDA, the runner either runs there (no note) or says it fell back to the CPU: no skip, so a
     machine whose CUDA provider is listed but cannot start (the silent-fallback case) is checked too."""
-    with OrtRunner(exported["gray"] / "model.onnx", device="cuda") as runner:
+    with OrtRunner.from_path(exported["gray"] / "model.onnx", device="cuda") as runner:
         if runner.provider == "CUDAExecutionProvider":
             assert runner.fallback_note == ""
         else:
@@ -39,7 +39,7 @@ def test_ort_runner_reports_a_cuda_fallback_exactly_when_it_happens(exported):
 
 
 def test_infer_on_an_inactive_runner_is_an_error(exported):
-    runner = OrtRunner(exported["gray"] / "model.onnx")
+    runner = OrtRunner.from_path(exported["gray"] / "model.onnx")
     with pytest.raises(GxrError, match="not active"):
         runner.infer({"pixels": np.zeros((1, 1, 32, 32), np.uint8)})
     with runner:

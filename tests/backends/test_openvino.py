@@ -72,7 +72,7 @@ def test_int8_qdq_graph_runs_int8_kernels(low_precision, pneumonia_spec):
 def test_static_shapes_compiled_per_batch_and_bounded(exported):
     from gxr.backends.ov_runner import MAX_COMPILED_SHAPES, OpenVinoRunner
 
-    with OpenVinoRunner(exported["gray"] / "model.onnx") as runner:
+    with OpenVinoRunner.from_path(exported["gray"] / "model.onnx") as runner:
         outs = {b: runner.infer({"pixels": np.full((b, 1, 32, 32), 7, np.uint8)})["logits"] for b in range(1, 7)}
         assert len(runner.compiled) == MAX_COMPILED_SHAPES + 1 and None in runner.compiled
     assert all(o.shape == (b, 1) for b, o in outs.items())
@@ -83,14 +83,14 @@ def test_throughput_hint_and_bad_options(exported):
     import gxr
     from gxr.backends.ov_runner import OpenVinoRunner
 
-    with OpenVinoRunner(exported["gray"] / "model.onnx", hint="throughput", threads=2) as runner:
+    with OpenVinoRunner.from_path(exported["gray"] / "model.onnx", hint="throughput", threads=2) as runner:
         assert runner.provider.endswith("throughput")
         compiled, _ = runner.compiled[None]
         assert str(compiled.get_property("PERFORMANCE_HINT")).endswith("THROUGHPUT")
     with pytest.raises(GxrError, match="OpenVINO inference precision 'int4'"):
         gxr.load(exported["gray"], backend="openvino:int4")
     with pytest.raises(GxrError, match="latency or throughput"):
-        OpenVinoRunner(exported["gray"] / "model.onnx", hint="fast")
+        OpenVinoRunner.from_path(exported["gray"] / "model.onnx", hint="fast")
 
 
 def test_not_an_onnx_file_is_a_clear_error(tmp_path):
@@ -99,7 +99,7 @@ def test_not_an_onnx_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not a model")
     with pytest.raises(GxrError, match="OpenVINO cannot load it"):
-        OpenVinoRunner(bad).activate()
+        OpenVinoRunner.from_path(bad).activate()
 
 
 def test_predict_cli_with_openvino_backend(tmp_path, exported, pneumonia_spec):
