@@ -2,8 +2,6 @@
 computation (raw timings, gxr.load(...).predict + a reference DeLong), not against the tool's own report."""
 
 import json
-import math
-
 import numpy as np
 import pytest
 
@@ -72,19 +70,33 @@ def _reference_rows(gray, color, spec: str, limit: int | None = None) -> list[tu
     return rows
 
 
-def _check_rows(data: dict, reference: list) -> None:
-    for row, ref in zip(data["labels"], reference):
+def _check_rows(data: dict, reference: list, targets: np.ndarray) -> None:
+    """Per label: AUCs always; z and p only for labels with >= 10 positives and negatives, which alone make the
+    mean; Holm-adjusted p over those labels."""
+    eligible = []
+    for j, (row, ref) in enumerate(zip(data["labels"], reference)):
         if ref is None:
             assert row["gray_auc"] is None and row["color_auc"] is None and row["label"] in data["undefined_labels"]
             continue
         assert row["gray_auc"] == pytest.approx(ref[0], abs=1e-6)
         assert row["color_auc"] == pytest.approx(ref[1], abs=1e-6)
-        if math.isfinite(ref[2]):
-            assert row["z"] == pytest.approx(ref[2], rel=1e-4, abs=1e-6)
+        pos = int(targets[:, j].sum())
+        if min(pos, len(targets) - pos) >= 10:
+            eligible.append((row, ref))
+            assert row["in_mean"] and row["z"] == pytest.approx(ref[2], rel=1e-4, abs=1e-6)
             assert row["p_value"] == pytest.approx(ref[3], rel=1e-4, abs=1e-9)
-    defined = [r for r in reference if r is not None]
-    assert data["mean_auc"]["gray"] == pytest.approx(np.mean([r[0] for r in defined]), abs=1e-6)
-    assert data["mean_auc"]["color"] == pytest.approx(np.mean([r[1] for r in defined]), abs=1e-6)
+        else:
+            assert not row["in_mean"] and row["p_value"] is None and row["label"] in data["left_out"]
+    if eligible:
+        assert data["mean_auc"]["gray"] == pytest.approx(np.mean([r[0] for _, r in eligible]), abs=1e-6)
+        assert data["mean_auc"]["color"] == pytest.approx(np.mean([r[1] for _, r in eligible]), abs=1e-6)
+        k, ordered = len(eligible), sorted(r["p_value"] for r, _ in eligible)
+        for row, _ in eligible:   # Holm by its definition: max over the smaller p's of (k - rank) * p, capped at 1
+            rank = ordered.index(row["p_value"])
+            expected = min(1.0, max((k - i) * ordered[i] for i in range(rank + 1)))
+            assert row["p_holm"] == pytest.approx(expected, rel=1e-9)
+    else:
+        assert data["mean_auc"] == {"gray": None, "color": None}
 
 
 def test_compare_gray_vs_color_matches_an_independent_delong(tmp_path, exported, pneumonia_spec):
@@ -94,7 +106,8 @@ def test_compare_gray_vs_color_matches_an_independent_delong(tmp_path, exported,
     assert result.returncode == 0, result.stderr
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["images"] == 624 and [r["label"] for r in data["labels"]] == ["pneumonia"]
-    _check_rows(data, _reference_rows(exported["gray"], exported["color"], pneumonia_spec))
+    targets = open_source(pneumonia_spec).split("test").targets.reshape(624, -1)
+    _check_rows(data, _reference_rows(exported["gray"], exported["color"], pneumonia_spec), targets)
     assert "| pneumonia |" in out.with_suffix(".md").read_text()
     assert "from scratch" in data["trained"]["gray"]
 
@@ -110,10 +123,16 @@ def test_nih_suite_multilabel_in_the_papers_order_with_its_numbers(tmp_path, nih
     assert [r["label"] for r in data["labels"]] == NIH_LABELS and data["images"] == 40
     reference = _reference_rows(nih_runs["gray"], nih_runs["color"], nih_spec, limit=40)
     assert any(r is None for r in reference)   # 40 test images: some findings have no positive case
-    _check_rows(data, reference)
+    targets = open_source(nih_spec).split("test").targets[:40]
+    _check_rows(data, reference, targets)
+    few = [label for j, label in enumerate(NIH_LABELS) if min(targets[:, j].sum(), 40 - targets[:, j].sum()) < 10]
+    assert data["left_out"] == few and len(few) >= 10                   # 40 images: most findings are too rare
     assert data["paper"]["gray_mean_auc"] == 0.7706 and data["paper"]["color_mean_auc"] == 0.7498
+    table2 = {row["label"]: row for row in data["paper"]["labels"]}
+    assert table2["Cardiomegaly"]["gray_auc"] == 0.8091 and table2["Cardiomegaly"]["significance"] == "*"
     text = " ".join(result.stdout.split())
-    assert "paper mean AUC" in text and "trained on nih:" in text and "from scratch" in text
+    assert "paper gray" in text and "0.8091" in text and "trained on nih:" in text and "from scratch" in text
+    assert "fewer than 10 positives" in text
 
 
 def test_nih_suite_refuses_a_model_of_another_task(tmp_path, exported):
