@@ -28,7 +28,12 @@ def test_grayscale_quick_then_rerun_skips_every_stage(tmp_path):
     for task, n_labels in (("pneumonia", 1), ("covid", 3), ("nih", 14)):
         arms = results["tasks"][task]
         assert set(arms) == {"gray-pretrained", "color-pretrained", "color-folded-to-gray", "scratch"}
-        assert len(results["comparisons"][task]["gray-pretrained vs color-pretrained"]) == n_labels
+        pair = results["comparisons"][task]["gray-pretrained vs color-pretrained"]
+        assert len(pair["rows"]) == n_labels
+        scores = arms["gray-pretrained"]["scores"]                         # logits kept exactly, not probabilities
+        assert len(scores["logits"]) == pair["images"] and len(scores["logits"][0]) == n_labels
+        for row in pair["rows"]:   # the min-positives rule: a p-value only with >= 10 positives and negatives
+            assert (row["p_value"] is not None) == (min(row["positives"], row["negatives"]) >= 10)
     arm = {a: json.loads((out / "covid" / a / "stage.json").read_text())["settings"] for a in arms}
     assert arm["color-folded-to-gray"]["recipe"]["channels"] == 1       # the color model folded to a gray stem
     assert arm["color-folded-to-gray"]["init"] == arm["color-pretrained"]["init"] != arm["gray-pretrained"]["init"]
