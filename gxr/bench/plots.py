@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gxr.core.fileio import atomic_path
-from gxr.core.lazy import lazy_import
+from gxr.core.lazy import pyplot, save_png
 from gxr.core.metrics import expected_calibration_error, reliability, roc_auc, roc_points
 from gxr.core.scores import Scores
 
@@ -34,18 +33,6 @@ class Curves:
         return self.scores.labels
 
 
-def _pyplot():
-    matplotlib = lazy_import("matplotlib", "plots")
-    matplotlib.use("Agg")
-    return lazy_import("matplotlib.pyplot", "plots")
-
-
-def _save(fig, out: Path, plt) -> None:
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
 def _grid(n: int) -> tuple[int, int]:
     cols = min(n, 4)
     return math.ceil(n / cols), cols
@@ -60,7 +47,7 @@ def _color(curves: Curves, index: int, seen: set[int]) -> str:
 
 def roc_figure(models: Sequence[Curves], out: Path, title: str) -> None:
     """One panel per label with every model's ROC curve (from the logits); its AUC in the legend."""
-    plt = _pyplot()
+    plt = pyplot("plots")
     labels = models[0].labels
     rows, cols = _grid(len(labels))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.5 * rows), squeeze=False)
@@ -82,13 +69,13 @@ def roc_figure(models: Sequence[Curves], out: Path, title: str) -> None:
     _hide_unused(axes, len(labels), cols)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    _save(fig, out, plt)
+    save_png(fig, out)
 
 
 def calibration_figure(models: Sequence[Curves], out: Path, title: str, bins: int = 10) -> None:
     """Reliability diagram: observed frequency against mean predicted probability, all labels pooled, per
     model; the expected calibration error (ECE) in the legend; a histogram of the probabilities beneath."""
-    plt = _pyplot()
+    plt = pyplot("plots")
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6.4), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     ax.plot([0, 1], [0, 1], ls=":", lw=0.8, color="#999999", label="perfectly calibrated")
     for m, color in zip(models, _model_colors(models)):
@@ -102,7 +89,7 @@ def calibration_figure(models: Sequence[Curves], out: Path, title: str, bins: in
     ax.set_title(title, fontsize=10)
     hist.set_xlabel("predicted probability (all labels pooled)"), hist.set_ylabel("count")
     fig.tight_layout()
-    _save(fig, out, plt)
+    save_png(fig, out)
 
 
 def _model_colors(models: Sequence[Curves]) -> list[str]:
@@ -118,7 +105,7 @@ def _hide_unused(axes, used: int, cols: int) -> None:
 def contact_sheet(rows: Sequence[tuple[str, Sequence[tuple[Image.Image, str]]]], k: int, title: str,
                   out: Path) -> None:
     """A grid: one row per (label, kind) titled on its left, up to `k` captioned image tiles per row."""
-    plt = _pyplot()
+    plt = pyplot("plots")
     cols = max(k, 1)
     fig, axes = plt.subplots(len(rows), cols, figsize=(1.9 * cols + 1.2, 2.55 * len(rows)), squeeze=False)
     for r, (row_title, tiles) in enumerate(rows):
@@ -138,7 +125,7 @@ def contact_sheet(rows: Sequence[tuple[str, Sequence[tuple[Image.Image, str]]]],
                               labelpad=6)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, out, plt)
+    save_png(fig, out)
 
 
 def _thumbnail(img: Image.Image, size: int = 256) -> np.ndarray:

@@ -45,3 +45,20 @@ def lazy_import(module: str, purpose: str = "") -> ModuleType:
         hint = INSTALL_HINTS.get(top, f"pip install {top}")
         needed = f" (needed for {purpose})" if purpose else ""
         raise GxrError(f"{NAMES.get(top, top)} is not installed on this machine{needed}; {hint}") from exc
+
+
+def pyplot(purpose: str = "plots") -> ModuleType:
+    """matplotlib.pyplot on the Agg backend (files only, no screen), with an install hint when missing."""
+    matplotlib = lazy_import("matplotlib", purpose)
+    matplotlib.use("Agg")
+    return lazy_import("matplotlib.pyplot", purpose)
+
+
+def save_png(fig, path, dpi: int = 110):
+    """Write a matplotlib figure as PNG atomically, then close it; returns the path."""
+    from gxr.core.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    pyplot().close(fig)
+    return path

@@ -9,21 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gxr.core.fileio import atomic_path
-from gxr.core.lazy import lazy_import
-
-
-def _pyplot():
-    matplotlib = lazy_import("matplotlib", "study plots")
-    matplotlib.use("Agg")
-    return lazy_import("matplotlib.pyplot", "study plots")
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    return path
+from gxr.core.lazy import pyplot, save_png
 
 
 def _kernel_tiles(weight: np.ndarray) -> np.ndarray:
@@ -45,19 +31,19 @@ def _kernel_tiles(weight: np.ndarray) -> np.ndarray:
 
 def kernels_png(weights: dict[str, np.ndarray], title: str, path: Path) -> Path:
     """First-layer kernels of several models side by side (the paper's Figure 3)."""
-    plt = _pyplot()
+    plt = pyplot("study plots")
     fig, axes = plt.subplots(1, len(weights), figsize=(4.2 * len(weights), 4.6))
     for ax, (name, w) in zip(np.atleast_1d(axes), weights.items()):
         ax.imshow(_kernel_tiles(np.asarray(w, dtype=np.float64)), interpolation="nearest")
         ax.set_title(f"{name}\n{w.shape[0]} kernels, {w.shape[1]} channel(s), {w.shape[2]}x{w.shape[3]}")
         ax.axis("off")
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def roc_png(panels: list[dict[str, Any]], path: Path) -> Path:
     """One panel per task: ROC curves of several arms. Each panel: {title, curves: {arm: (fpr, tpr, auc)}}."""
-    plt = _pyplot()
+    plt = pyplot("study plots")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         for arm, (fpr, tpr, auc) in panel["curves"].items():
@@ -66,13 +52,13 @@ def roc_png(panels: list[dict[str, Any]], path: Path) -> Path:
         ax.set(title=panel["title"], xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1),
                ylim=(0, 1.01))
         ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float | None]], ylabel: str, title: str,
                      path: Path, ylim: tuple[float, float] = (0.4, 1.0)) -> Path:
     """Grouped bar chart (e.g. test AUC per task for each fine-tuning arm), values written on the bars."""
-    plt = _pyplot()
+    plt = pyplot("study plots")
     fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(groups)), 4.4))
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(groups))
@@ -86,12 +72,12 @@ def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float | N
     ax.set_xticks(x, groups)
     ax.set(ylabel=ylabel, title=title, ylim=ylim)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def curves_png(panels: list[dict[str, Any]], ylabel: str, path: Path) -> Path:
     """One panel per architecture: a metric per epoch for several runs. {title, lines: {name: [values]}}."""
-    plt = _pyplot()
+    plt = pyplot("study plots")
     cols = min(len(panels), 3)
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
@@ -103,13 +89,13 @@ def curves_png(panels: list[dict[str, Any]], ylabel: str, path: Path) -> Path:
         ax.set(title=panel["title"], xlabel="epoch", ylabel=ylabel)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def heatmap_png(rows: Sequence[str], cols: Sequence[str], values: np.ndarray, title: str, path: Path,
                 colorbar: str = "test AUC") -> Path:
     """Annotated heat map (e.g. fine-tuning depth x training fraction -> test AUC)."""
-    plt = _pyplot()
+    plt = pyplot("study plots")
     fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, 0.6 * len(rows) + 2))
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     for i in range(len(rows)):
@@ -122,4 +108,4 @@ def heatmap_png(rows: Sequence[str], cols: Sequence[str], values: np.ndarray, ti
     ax.set_yticks(range(len(rows)), rows)
     ax.set(title=title, xlabel="training-set fraction")
     fig.colorbar(image, ax=ax, label=colorbar)
-    return _save(fig, path)
+    return save_png(fig, path)
