@@ -1,3 +1,5 @@
-"""Benchmarks (layer above runtime): latency primitives (`latency`), the suites behind `gxr bench` returning
-reports (`suites`: latency, parity; `compare`: gray vs color and the NIH suite), and parity of two runners
-(`parity`). AUC/DeLong live in gxr.core.metrics; tables in gxr.core.render."""
+"""Benchmarks (layer above runtime): latency primitives (`latency`), the one machine-noise rule (`noise`), the
+suites behind `gxr bench` returning reports (`suites`: latency; `compare`: gray vs color and the NIH suite;
+`parity`: two runners of one network; `matrix`: precision x backend; `review`: mistakes (`mistakes`) and ROC
+curves). Scores come from gxr.runtime.score_split, judgements from gxr.core.comparator, tables from
+gxr.core.render."""

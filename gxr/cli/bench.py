@@ -149,11 +149,16 @@ def _gray_vs_color_command(kind: str, suite_name: str):
         limit: int | None = typer.Option(None, help="At most this many test images"),
         iters: int = typer.Option(20, help="Timed batch-1 runs per model for ms/image"),
         out: Path | None = typer.Option(None, help=f"Write OUT.json and OUT.md (default: bench/results/{kind}-<time>)"),
+        min_positives: int = typer.Option(10, help="A label needs this many positives and negatives for a p-value "
+                                          "and a place in the mean AUC"),
     ) -> None:
         from gxr.bench import compare as suites
+        from gxr.core.errors import GxrError
 
+        if min_positives < 1:
+            raise GxrError(f"--min-positives {min_positives}: must be >= 1")
         suite = getattr(suites, suite_name)
-        result = suite(gray, color, data=data, split=split, limit=limit, iters=iters)
+        result = suite(gray, color, data=data, split=split, limit=limit, iters=iters, min_positives=min_positives)
         save_comparison(result, out or _default_out(kind))
 
     return command

@@ -2,6 +2,7 @@
 computation (raw timings, gxr.load(...).predict + a reference DeLong), not against the tool's own report."""
 
 import json
+
 import numpy as np
 import pytest
 
