@@ -1,4 +1,5 @@
-"""Re-render the committed grayscale-study reports (bench/results/study-grayscale*) under gxr's scoring rules:
+"""Re-render committed reports under gxr's scoring rules: the grayscale-study reports (bench/results/
+study-grayscale*) and the gray-vs-color comparisons (bench/results/*-gray-vs-color.json). The rules:
 the min-positives rule (>= 10 positives and negatives for a p-value and a place in the mean) and Holm-adjusted
 p-values over every pair and label of a task.
 
@@ -9,7 +10,12 @@ per-arm table printed (float64 probabilities at evaluation time) against the AUC
 probabilities (what its DeLong table used). It writes `rerender.json` and `rerender.md` beside each report and
 changes nothing else.
 
-    python bench/rerender_study_reports.py bench/results/study-grayscale-h100 bench/results/study-grayscale-h100-96px
+For a gray-vs-color JSON (which kept per-label AUCs, positives and raw DeLong p, computed from float64
+probabilities of models whose logits stay small), the re-render applies the rule and Holm to those numbers and
+writes `<name>.rerender.md` beside it.
+
+    python bench/rerender_study_reports.py bench/results/study-grayscale-h100 bench/results/study-grayscale-h100-96px \
+        bench/results/cpu-2vcpu-nih1000-inception_v3-128-gray-vs-color.json
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from gxr.core.comparator import MIN_POSITIVES, auc_summary, delong_comparison, holm_family, rule_text
 from gxr.core.fileio import write_json, write_text
+from gxr.core.metrics import holm, stars
 from gxr.core.render import fmt, fmt_p, md_table
 from gxr.core.scores import Scores
 
@@ -95,13 +102,43 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(folders: list[str]) -> None:
-    for name in folders:
-        folder = Path(name)
-        result = rerender(folder)
-        write_json(folder / "rerender.json", result)
-        write_text(folder / "rerender.md", markdown(result))
-        print(f"wrote {folder / 'rerender.md'}")
+def comparison_markdown(path: Path) -> str:
+    """A gray-vs-color JSON's table under the rule: p-values and the mean only for labels with enough cases."""
+    doc = json.loads(path.read_text())
+    rows, kept, out = [], [], []
+    for r in doc["labels"]:
+        ok = min(r["positives"], doc["images"] - r["positives"]) >= MIN_POSITIVES and r["p_value"] is not None
+        (kept if ok else out).append(r)
+    adjusted = dict(zip([r["label"] for r in kept], holm([r["p_value"] for r in kept])))
+    for r in doc["labels"]:
+        ok = r["label"] in adjusted
+        rows.append([r["label"] + ("" if ok else " \u2020"), str(r["positives"]), fmt(r["gray_auc"]),
+                     fmt(r["color_auc"]), fmt_p(r["p_value"]) + r["stars"], fmt_p(r["p_value"] if ok else None),
+                     fmt_p(adjusted.get(r["label"])) + stars(adjusted.get(r["label"]))])
+    mean = {k: np.mean([r[f"{k}_auc"] for r in kept]) if kept else None for k in ("gray", "color")}
+    return "\n".join([
+        f"# {path.name} re-rendered under gxr's scoring rules (2026-12-02)", "",
+        f"Source: `{path.name}` (left unchanged). Rule now applied: {rule_text(MIN_POSITIVES)}; Holm over the "
+        f"labels tested. {doc['images']} {doc['split']} images.", "",
+        md_table(["label", "positives", "gray AUC", "color AUC", "p as printed", "p (rule)", "p (Holm)"], rows), "",
+        md_table(["", "gray", "color"], [["mean AUC as printed", fmt(doc["mean_auc"]["gray"]),
+                                         fmt(doc["mean_auc"]["color"])],
+                                        [f"mean AUC under the rule ({len(kept)} labels)", fmt(mean["gray"]),
+                                         fmt(mean["color"])]]), ""])
+
+
+def main(paths: list[str]) -> None:
+    for name in paths:
+        path = Path(name)
+        if path.suffix == ".json":
+            target = path.with_name(path.stem + ".rerender.md")
+            write_text(target, comparison_markdown(path))
+            print(f"wrote {target}")
+            continue
+        result = rerender(path)
+        write_json(path / "rerender.json", result)
+        write_text(path / "rerender.md", markdown(result))
+        print(f"wrote {path / 'rerender.md'}")
 
 
 if __name__ == "__main__":

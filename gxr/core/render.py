@@ -278,3 +278,21 @@ def predictions_table(results, labels: list[str], single_label: bool, title: str
         last = f"{r.top1[0]} ({r.top1[1]:.3f})" if r.top1 else ", ".join(positives(r)) or "-"
         table.add_row(r.source, *(f"{r.probabilities[k]:.4f}" for k in labels), last)
     return table
+
+
+def study_markdown(r) -> str:
+    """A study's report.md from its StudyReport: what ran where, what it is and is not, settings, the study's
+    sections, the data sets and the stages."""
+    header = [f"# {r.title}", "", f"Command: `{r.command}`", "",
+              f"Run on {r.where}, device `{r.device}`, {r.date}. {r.scale}", "",
+              "## What this is and is not", "", r.what, "", r.scale_note, "",
+              "Epochs are chosen on each run's validation split (best validation loss); the test split is "
+              "only ever evaluated, never used to choose anything.", "",
+              "## Settings", "", "```", *[f"{k} = {v}" for k, v in r.settings.items()], "```", ""]
+    data_rows = [[k, v["spec"].split(":", 1)[0] + ":…/" + v["spec"].rsplit("/", 1)[-1],
+                  ", ".join(f"{s} {n}" for s, n in v["sizes"].items()), v["fingerprint"][:12]]
+                 for k, v in r.data.items()]
+    footer = ["## Data", "", md_table(["set", "spec", "split sizes", "fingerprint"], data_rows), "",
+              f"Plots: {', '.join(f'`{p}`' for p in r.plots)}. Every number is in `results.json`.", "",
+              f"Stages this invocation: {r.stage_counts}; {r.seconds / 60:.1f} min.", ""]
+    return "\n".join(header + r.sections + footer)

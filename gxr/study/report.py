@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from rich.table import Table
 
 from gxr.core.fileio import write_json, write_text
 from gxr.core.provenance import machine_info
-from gxr.core.render import md_table
+from gxr.core.render import study_markdown
 from gxr.study.context import SCALE_NOTE, StudyContext
+
+
+@dataclass
+class StudyReport:
+    """What a study's report.md says; `gxr.core.render.study_markdown` renders it."""
+
+    title: str
+    command: str
+    where: str                      # the machine (GPU names, or CPU model and logical CPUs)
+    device: str
+    date: str
+    scale: str                      # default settings / quick / what was changed
+    what: str
+    scale_note: str
+    settings: dict[str, Any]
+    sections: list[str]             # the study's own Markdown sections (tables from gxr.core.render)
+    data: dict[str, dict[str, Any]]  # data set -> spec, sizes, fingerprint
+    plots: list[str]
+    stage_counts: dict[str, int]
+    seconds: float
 
 
 def write_outputs(ctx: StudyContext, title: str, what: str, sections: list[str], results: dict[str, Any],
@@ -20,7 +41,6 @@ def write_outputs(ctx: StudyContext, title: str, what: str, sections: list[str],
     machine = machine_info()
     changed = ", ".join(f"{k} = {v}" for k, v in ctx.overrides.items())
     base = "QUICK smoke-scale run (for CI): its numbers mean nothing" if ctx.quick else "The study's default settings"
-    scale = f"{base}{', changed: ' + changed if changed else ''}."
     doc = {"study": ctx.name, "title": title, "command": ctx.command, "quick": ctx.quick, "device": ctx.device,
            "changed_from_defaults": ctx.overrides,
            "settings": ctx.settings, "data": ctx.fingerprints(data_keys), "machine": machine,
@@ -28,19 +48,10 @@ def write_outputs(ctx: StudyContext, title: str, what: str, sections: list[str],
            "stages": ctx.stages.log.entries, "seconds_this_invocation": seconds}
     write_json(ctx.out / "results.json", doc)
     where = ", ".join(machine.get("gpus") or []) or f"{machine['cpu']} ({machine['logical_cpus']} logical CPUs)"
-    header = [f"# {title}", "", f"Command: `{ctx.command}`", "",
-              f"Run on {where}, device `{ctx.device}`, {time.strftime('%Y-%m-%d')}. {scale}", "",
-              "## What this is and is not", "", what, "", SCALE_NOTE, "",
-              "Epochs are chosen on each run's validation split (best validation loss); the test split is "
-              "only ever evaluated, never used to choose anything.", "",
-              "## Settings", "", "```", *[f"{k} = {v}" for k, v in ctx.settings.items()], "```", ""]
-    data_rows = [[k, v["spec"].split(":", 1)[0] + ":…/" + v["spec"].rsplit("/", 1)[-1],
-                  ", ".join(f"{s} {n}" for s, n in v["sizes"].items()), v["fingerprint"][:12]]
-                 for k, v in doc["data"].items()]
-    footer = ["## Data", "", md_table(["set", "spec", "split sizes", "fingerprint"], data_rows), "",
-              f"Plots: {', '.join(f'`{p}`' for p in plots)}. Every number is in `results.json`.", "",
-              f"Stages this invocation: {ctx.stages.log.counts()}; {seconds / 60:.1f} min.", ""]
-    write_text(ctx.out / "report.md", "\n".join(header + sections + footer))
+    report = StudyReport(title, ctx.command, where, ctx.device, time.strftime("%Y-%m-%d"),
+                         f"{base}{', changed: ' + changed if changed else ''}.", what, SCALE_NOTE, ctx.settings,
+                         sections, doc["data"], plots, ctx.stages.log.counts(), seconds)
+    write_text(ctx.out / "report.md", study_markdown(report))
     return doc
 
 
