@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gxr.core import paper
 from gxr.core.comparator import MIN_POSITIVES, delong_comparison, holm_family, rule_text
 from gxr.core.metrics import roc_points
 from gxr.core.render import fmt, fmt_p, md_table, rich_table
@@ -63,8 +64,36 @@ def _micro_roc(arm: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def _pretrain_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Measured Imagenette top-1/top-5 per model, the paper's ImageNet figures (Table 1) beside them."""
     return [[key, fmt(p["val"]["top1"], 3), fmt(p["val"]["top5"], 3), str(p["val"]["images"]), str(p["best_epoch"]),
-             f"{p['train_images_per_s']:.0f}", f"{p['seconds'] / 60:.1f}"] for key, p in results["pretrain"].items()]
+             f"{p['train_images_per_s']:.0f}", f"{p['seconds'] / 60:.1f}", fmt(paper.IMAGENET_TOP1[key]),
+             fmt(paper.IMAGENET_TOP5[key])] for key, p in results["pretrain"].items()]
+
+
+PRETRAIN_HEADER = ["model", "val top-1", "val top-5", "val images", "best epoch", "train img/s", "minutes",
+                   "paper top-1 (ImageNet)", "paper top-5 (ImageNet)"]
+
+
+def _paper_nih_rows(arms: dict[str, Any]) -> list[list[str]]:
+    """The paper's Table 2 beside the gray- and color-pretrained arms, label by label (NIH task only)."""
+    rows = []
+    for row in arms["gray-pretrained"]["test"]["labels"]:
+        ref = paper.nih_label(row["label"])
+        rows.append([row["label"] + ("" if row["eligible"] else " \u2020"),
+                     fmt(arms["gray-pretrained"]["test"]["auc"].get(row["label"]), 3),
+                     fmt(arms["color-pretrained"]["test"]["auc"].get(row["label"]), 3),
+                     fmt(ref.gray_auc) if ref else "", fmt(ref.color_auc) if ref else "",
+                     (ref.significance or "-") if ref else ""])
+    rows.append(["mean AUC", fmt(arms["gray-pretrained"]["test"]["mean_auc"], 3),
+                 fmt(arms["color-pretrained"]["test"]["mean_auc"], 3), fmt(paper.NIH_MEAN_AUC["gray"]),
+                 fmt(paper.NIH_MEAN_AUC["color"]), ""])
+    return rows
+
+
+PAPER_NIH_HEADER = ["label", "gray-pretrained", "color-pretrained", "paper gray", "paper color", "paper sig."]
+PAPER_NIH_NOTE = (f"Paper columns: {paper.CITATION}, Table 2: ImageNet-pretrained Inception-V3 fine-tuned on the full "
+                  "NIH ChestX-ray14 (112,120 images at 299 px), its own DeLong marks. The measured columns come from "
+                  "1000 images at 64 px and Imagenette pre-training: a pipeline check, not a reproduction.")
 
 
 def _task_rows(arms: dict[str, Any]) -> list[list[str]]:
@@ -96,8 +125,11 @@ PAIR_NOTE = (f"DeLong tests (two-sided) from the logits; p (Holm) is adjusted ov
 
 
 def _latency_rows(latency: dict[str, Any]) -> list[list[str]]:
-    return [[t["model"], t["backend"], str(t["channels"]), f"{t['ms_per_image_p50']:.2f}",
+    rows = [[t["model"], t["backend"], str(t["channels"]), f"{t['ms_per_image_p50']:.2f}",
              f"{t['ms_per_image_p90']:.2f}", f"{t['ms_per_image_p99']:.2f}"] for t in latency["timings"]]
+    ms = paper.MS_PER_IMAGE["NIH"]
+    return rows + [[f"paper {key}", paper.HARDWARE, "1" if key == "gray" else "3", f"{ms[key]:.1f}", "", ""]
+                   for key in ("gray", "color")]
 
 
 def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
@@ -106,8 +138,7 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
     plot_names = make_plots(ctx, results)
     warnings = results["latency"]["warnings"]
     sections = ["## Table 1: pre-training on Imagenette", "",
-                md_table(["model", "val top-1", "val top-5", "val images", "best epoch", "train img/s", "minutes"],
-                         _pretrain_rows(results)), "",
+                md_table(PRETRAIN_HEADER, _pretrain_rows(results)), "",
                 "The gray model is evaluated on Luma-converted val images. Best epoch chosen on 10% of train held "
                 "out; the Imagenette val folder is only evaluated.", "", "![kernels](plots/kernels.png)", ""]
     for task, arms in results["tasks"].items():
@@ -115,16 +146,22 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
                      md_table(["label"] + list(ARMS), _task_rows(arms)), "", PAIR_NOTE, "",
                      md_table(["pair (a vs b)", "label", "positives", "AUC a", "AUC b", "p", "p (Holm)"],
                               _pair_rows(results["comparisons"][task])), ""]
+        if task == "nih":
+            sections += ["### The paper's Table 2 beside the measured AUCs", "", PAPER_NIH_NOTE, "",
+                         md_table(PAPER_NIH_HEADER, _paper_nih_rows(arms)), ""]
     sections += ["![ROC](plots/roc.png)", "", "![AUC](plots/auc.png)", "",
-                 "## Table 4: ms/image, gray vs color (batch 1, PyTorch)", "",
+                 "## Table 4: ms/image, gray vs color (batch 1, PyTorch; the paper's GTX 1080 Ti figures beside)", "",
                  md_table(["model", "backend", "channels", "p50", "p90", "p99"], _latency_rows(results["latency"])), ""]
     sections += [f"**Warning**: {w}" for w in warnings] + ([""] if warnings else [])
     doc = write_outputs(ctx, "Gray vs color pre-training for chest X-rays (Xie & Richmond 2018, small scale)", WHAT,
                         sections, results, ["imagenette", *ctx.settings["tasks"]], plot_names)
-    tables = [rich_table("Table 1: Imagenette val", ["model", "top-1", "top-5", "images", "best epoch", "img/s",
-                                                     "min"], _pretrain_rows(results))]
+    tables = [rich_table("Table 1: Imagenette val (the paper's ImageNet figures beside)", PRETRAIN_HEADER,
+                         _pretrain_rows(results))]
     tables += [rich_table(f"{TASK_TITLES[t]}: test", ["label", *ARMS], _task_rows(arms))
                for t, arms in results["tasks"].items()]
+    if "nih" in results["tasks"]:
+        tables.append(rich_table("NIH: measured vs the paper's Table 2", PAPER_NIH_HEADER,
+                                 _paper_nih_rows(results["tasks"]["nih"]), caption=PAPER_NIH_NOTE))
     tables.append(rich_table("Table 4: ms/image (batch 1)", ["model", "backend", "ch", "p50", "p90", "p99"],
                              _latency_rows(results["latency"])))
     for w in warnings:
