@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gxr.core.comparator import MIN_POSITIVES, rule_text
 from gxr.core.render import fmt, md_table, rich_table
 from gxr.study.arms import finetune, pretrain
 from gxr.study.context import StudyContext
@@ -83,6 +84,7 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
     ctx.stages.run("plots", {"inputs": settings_hash(results)}, lambda folder, _r: {"file": str(plots.heatmap_png(
         results["rows"], header[1:], _matrix(results), title, folder / "heatmap.png"))})
     sections = [f"## {title} by fine-tuning depth and training-set size", "", md_table(header, _rows(results)), "",
+                f"Test AUC from the logits; {rule_text(MIN_POSITIVES)}.", "",
                 "![heatmap](plots/heatmap.png)", ""]
     doc = write_outputs(ctx, "Fine-tuning depth x training-set size (after Tajbakhsh 2016, small scale)", WHAT,
                         sections, results, ["imagenette", ctx.settings["task"]], ["plots/heatmap.png"])

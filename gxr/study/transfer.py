@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gxr.core.comparator import MIN_POSITIVES, rule_text
 from gxr.core.render import fmt, md_table, rich_table
 from gxr.study.arms import finetune, pretrain
 from gxr.study.context import StudyContext
@@ -87,7 +88,8 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
                                                                     folder / "curves.png"))})
     sections = ["## COVID-19 Radiography (3 classes): pre-trained on Imagenette vs from scratch", "",
                 md_table(HEADER, _rows(results)), "",
-                "Epochs to 90%: the first epoch whose validation accuracy reaches 90% of the last epoch's.", "",
+                "Epochs to 90%: the first epoch whose validation accuracy reaches 90% of the last epoch's. "
+                f"Test AUC: mean over the classes, from the logits; {rule_text(MIN_POSITIVES)}.", "",
                 "![curves](plots/curves.png)", ""]
     doc = write_outputs(ctx, "Transfer from Imagenette per architecture (after Zhang 2023, small scale)", WHAT,
                         sections, results, ["imagenette", "covid"], ["plots/curves.png"])
