@@ -12,7 +12,7 @@ import threading
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -49,11 +49,11 @@ class Model:
 
     def __init__(self, runner: Runner, info: ModelInfo, input_name: str, input_dtype: str,
                  manifest: Manifest | None = None, source: str = "", batch_size: int = 32,
-                 training: dict | None = None, decode_workers: int | None = None):
+                 provenance: dict | None = None, decode_workers: int | None = None):
         self.runner, self.info, self.manifest, self.source = runner, info, manifest, source
         self.input_name, self.input_dtype, self.batch_size = input_name, input_dtype, batch_size
-        # how the network was trained: {"data": {spec, fingerprint, sizes, notes}, "recipe": {...}, "init": [...]}
-        self.training = training if training is not None else (manifest.source if manifest is not None else {})
+        # where the network came from: {"data": {spec, fingerprint, sizes, notes}, "recipe": {...}, "init": [...]}
+        self.provenance = provenance if provenance is not None else (manifest.source if manifest is not None else {})
         self.decoder = DecodePool(default_decode_workers() if decode_workers is None else decode_workers)
         self._infer_lock = threading.Lock()
 
@@ -73,7 +73,7 @@ class Model:
     @property
     def data_spec(self) -> str | None:
         """The data spec the model was trained on, as recorded in its manifest or checkpoint."""
-        return (self.training.get("data") or {}).get("spec")
+        return (self.provenance.get("data") or {}).get("spec")
 
     def decode(self, image: ImageLike, name: str) -> Decoded:
         """One image -> uint8 C x S x S pixels and its metadata; a failure is kept as the image's error.
@@ -90,13 +90,6 @@ class Model:
             error = GxrError(f"{name}: cannot read image ({type(exc).__name__}: {exc})")
             error.__cause__ = exc   # kept for GXR_DEBUG, as `raise ... from exc` would
             return Decoded(name, None, error)
-
-    def preprocess(self, images: Sequence[ImageLike]) -> np.ndarray:
-        """Images -> uint8 N x C x S x S at the model's size and channel count (the first bad image raises)."""
-        if not images:
-            raise GxrError("no images given")
-        decoded = [self.decode(img, name) for img, name in zip(images, source_names(images))]
-        return np.stack([raise_if_failed(d).pixels for d in decoded])
 
     def feed(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """uint8 pixels -> this model's input contract (raw uint8, or normalized float32)."""
@@ -134,9 +127,6 @@ class Model:
         logits, decoded = self._run(_as_list(images), errors, batch_size)
         probs = probabilities(logits, self.info.task)
         return [self._result(d, row) for d, row in zip(decoded, probs)]
-
-    def predict_labeled(self, images: ImageLike | Iterable[ImageLike]) -> list[dict[str, float]]:
-        return [dict(zip(self.labels, map(float, row))) for row in self.predict(images)]
 
     def _result(self, decoded: Decoded, row: np.ndarray) -> ImageResult:
         if decoded.error is not None:
@@ -297,8 +287,8 @@ def _load_torch(path: Path, device: str, threads: int | None, image_size: int | 
     runner = TorchRunner(network, info.channels, info.image_size, info.num_outputs, info.norm, device, threads,
                          options, name=str(path)).activate()
     meta = runner.input_metadata()[0]
-    training = {"data": payload.get("data"), "recipe": payload.get("recipe"), "init": payload.get("init_notes")}
-    return Model(runner, info, meta.name, meta.dtype, source=str(path), training=training)
+    provenance = {"data": payload.get("data"), "recipe": payload.get("recipe"), "init": payload.get("init_notes")}
+    return Model(runner, info, meta.name, meta.dtype, source=str(path), provenance=provenance)
 
 
 def onnx_model(onnx_path: Path, manifest: Manifest, device: str = "cpu", threads: int | None = None) -> Model:

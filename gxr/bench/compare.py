@@ -80,7 +80,7 @@ class Comparison:
 
 def training_line(model: Model) -> str:
     """One sentence on what a model was trained on and from which initialisation."""
-    t = model.training
+    t = model.provenance
     recipe, data = t.get("recipe") or {}, t.get("data") or {}
     sizes = data.get("sizes") or {}
     init = "; ".join(t.get("init") or []) or "from scratch (random initialisation)"

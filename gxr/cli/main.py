@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gxr import __version__
-from gxr.cli import bench, convert, data, demo, export, inspect, models, predict, study, train
+from gxr.cli import bench, convert, data, demo, export, models, predict, review, study, train
 
 
 def _flags_show_no_value() -> None:
@@ -31,7 +31,7 @@ app = typer.Typer(name="gxr", no_args_is_help=True, add_completion=False, pretty
                   help="Gray vs color ImageNet pre-training for chest X-rays: train, convert, export, benchmark.")
 app.add_typer(train.app, name="train")
 app.add_typer(data.app, name="data")
-inspect.register(bench.app)
+review.register(bench.app)
 app.add_typer(bench.app, name="bench")
 app.command("convert")(convert.convert)
 app.command("export")(export.export)

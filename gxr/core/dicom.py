@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gxr.core.errors import GxrError
-from gxr.core.imagefile import one_line
+from gxr.core.errors import GxrError, one_line
 from gxr.core.lazy import lazy_import
 from gxr.core.pixeldepth import to_uint8
 

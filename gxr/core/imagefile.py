@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from gxr.core.errors import GxrError
+from gxr.core.errors import GxrError, one_line  # one_line re-exported for older imports
 from gxr.core.pixeldepth import to_uint8
 
 MAX_PIXELS = 150_000_000
@@ -129,8 +129,3 @@ def lab_to_rgb(img: Image.Image, name: str) -> Image.Image:
         return ImageCms.applyTransform(img, ImageCms.buildTransform(lab, srgb, "LAB", "RGB"))
     except Exception as exc:   # ImageCms.PyCMSError, or Pillow built without LittleCMS
         raise GxrError(f"{name}: cannot convert its LAB colors to RGB ({one_line(exc)})") from exc
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__

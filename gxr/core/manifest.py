@@ -6,7 +6,7 @@ One `Manifest` is written by export, read by the runtime, the repository and `gx
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +141,6 @@ class Manifest:
 
     def save(self, version_dir: Path) -> None:
         write_json(Path(version_dir) / MANIFEST, self.to_dict())
-
-    def with_image_size(self, size: int) -> Manifest:
-        return replace(self, info=replace(self.info, image_size=size))
 
     # ---- checks ------------------------------------------------------------------------------
     def verify_artifact(self, version_dir: Path, artifact: Artifact) -> Path:

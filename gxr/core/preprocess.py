@@ -15,12 +15,11 @@ import numpy as np
 from PIL import Image
 
 from gxr.core.dicom import decode_dicom, looks_like_dicom
-from gxr.core.errors import GxrError
+from gxr.core.errors import GxrError, one_line
 from gxr.core.imagefile import (
     HIGH_DEPTH_MODES,
     apply_exif_orientation,
     check_size,
-    one_line,
     open_encoded,
     png_significant_bits,
     to_8bit_image,

@@ -13,7 +13,7 @@ from torch import nn
 
 from gxr import __version__
 from gxr.core.comparator import TensorParity, logit_parity
-from gxr.core.errors import GxrError
+from gxr.core.errors import GxrError, one_line
 from gxr.core.manifest import Artifact, InputSpec, Manifest, OutputSpec
 from gxr.core.modelinfo import ModelInfo
 from gxr.core.normalization import model_input
@@ -49,7 +49,7 @@ def check_onnx(path: Path) -> None:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:
-        raise GxrError(f"{path}: ONNX checker failed ({str(exc).splitlines()[0]})") from exc
+        raise GxrError(f"{path}: ONNX checker failed ({one_line(exc)})") from exc
 
 
 def parity_images(info: ModelInfo, data_spec: str | None, limit: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from gxr.core.comparator import ComparatorResult, check_auc_gate, compare
-from gxr.core.errors import GxrError
+from gxr.core.errors import GxrError, one_line
 from gxr.core.lazy import lazy_import
 from gxr.core.manifest import Manifest
 from gxr.core.modelinfo import ModelInfo
@@ -125,7 +125,7 @@ def _preprocess_for_quantization(src: Path, dst: Path) -> None:
             shape_inference.quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
         except Exception:
             raise GxrError(f"{src}: ONNX Runtime's quantization pre-processing failed "
-                           f"({str(exc).splitlines()[0][:200]})") from exc
+                           f"({one_line(exc)})") from exc
 
 
 def quantize_int8(fp32_onnx: Path, out_onnx: Path, feeds: list[dict[str, np.ndarray]], method: str) -> None:
@@ -146,7 +146,7 @@ def quantize_int8(fp32_onnx: Path, out_onnx: Path, feeds: list[dict[str, np.ndar
         except GxrError:
             raise
         except Exception as exc:
-            raise GxrError(f"{fp32_onnx}: INT8 quantization failed ({str(exc).splitlines()[0][:200]})") from exc
+            raise GxrError(f"{fp32_onnx}: INT8 quantization failed ({one_line(exc)})") from exc
 
 
 def convert_fp16(fp32_onnx: Path, out_onnx: Path) -> None:
@@ -159,7 +159,7 @@ def convert_fp16(fp32_onnx: Path, out_onnx: Path) -> None:
         converted = float16.convert_float_to_float16(model, keep_io_types=True,
                                                      op_block_list=[*float16.DEFAULT_OP_BLOCK_LIST, "Cast"])
     except Exception as exc:
-        raise GxrError(f"{fp32_onnx}: FP16 conversion failed ({str(exc).splitlines()[0][:200]})") from exc
+        raise GxrError(f"{fp32_onnx}: FP16 conversion failed ({one_line(exc)})") from exc
     onnx.save(converted, str(out_onnx))
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from gxr import __version__
-from gxr.core.errors import GxrError
+from gxr.core.errors import GxrError, one_line
 from gxr.core.fileio import atomic_path
 from gxr.core.modelinfo import ModelInfo
 from gxr.nets.factory import create_model
@@ -42,7 +42,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise GxrError(f"{path}: not a readable gxr checkpoint ({str(exc).splitlines()[0]})") from exc
+        raise GxrError(f"{path}: not a readable gxr checkpoint ({one_line(exc)})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise GxrError(f"{path}: not a gxr model checkpoint (expected format {FORMAT}); "
                        "use --init to start from a plain torchvision state_dict")
@@ -58,8 +58,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo, dict[str, Any]]:
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        detail = next((ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln or "Missing" in ln
-                       or "Unexpected" in ln), str(exc).splitlines()[0])
+        detail = next((one_line(ln) for ln in str(exc).splitlines() if "size mismatch" in ln or "Missing" in ln
+                       or "Unexpected" in ln), one_line(exc))
         raise GxrError(f"{payload['path']}: weights do not match {info.arch} with {info.channels} channel(s) "
-                       f"and {info.num_outputs} output(s) ({detail[:200]})") from exc
+                       f"and {info.num_outputs} output(s) ({detail})") from exc
     return model.eval(), info, payload

@@ -8,7 +8,7 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-from gxr.core.errors import GxrError
+from gxr.core.errors import GxrError, one_line
 from gxr.nets import ARCHS, check_arch, check_channels
 from gxr.nets.stem import adapt_stem_weight, get_stem, replace_stem
 
@@ -53,7 +53,7 @@ def read_weight_file(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad pickles/zips
-        raise GxrError(f"{path}: not a readable PyTorch weight file ({str(exc).splitlines()[0]})") from exc
+        raise GxrError(f"{path}: not a readable PyTorch weight file ({one_line(exc)})") from exc
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

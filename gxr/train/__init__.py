@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gxr.train.recipes import FinetuneRecipe
+    from gxr.train.recipes import Recipe
     from gxr.train.report import Reporter
 
 
-def run_training(recipe: FinetuneRecipe, data_spec: str, out_dir: Path, *, init: Path | None = None,
+def run_training(recipe: Recipe, data_spec: str, out_dir: Path, *, init: Path | None = None,
                  resume: bool = False, reporter: Reporter | None = None) -> dict[str, Any]:
     """Train `recipe` (a FinetuneRecipe or PretrainRecipe) on `data_spec` into `out_dir`; returns the
     dict that out_dir/metrics.json holds. `init`: starting weights (torchvision .pth or gxr model.pt,

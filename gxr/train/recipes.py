@@ -3,41 +3,45 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from gxr.core.errors import GxrError
 from gxr.nets import check_arch, check_channels, check_image_size
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+R = TypeVar("R", bound="Recipe")
 
 
-@dataclass
-class FinetuneRecipe:
-    """NIH fine-tuning: lr 1e-4, batch 32, random horizontal flip, Adam; sigmoid+BCE or softmax+CE."""
+@dataclass(kw_only=True)
+class Recipe:
+    """What every training run is configured by: the network, the data handling and the schedule fields.
+
+    The schedule (epochs, batch size, optimizer, lr and its decay, regularization, augmentation, patience) has no
+    default here: a run is either a `FinetuneRecipe` or a `PretrainRecipe`, each with the paper's values."""
     arch: str = "inception_v3"
     channels: int = 1
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-4
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str
+    weight_decay: float
     image_size: int = 299
     hflip: bool = True
     freeze_until: str | None = None
     train_fraction: float = 1.0
-    patience: int = 5
+    patience: int
     seed: int = 0
     device: str = "auto"
     amp: bool = True          # bf16 autocast on CUDA; ignored on CPU
     workers: int = 0
     stem_mode: str = "sum"    # how --init weights of another channel count are converted
-    lr_decay: float = 1.0     # multiply lr by this every `lr_decay_epochs` epochs (1.0 = constant)
-    lr_decay_epochs: int = 1
-    label_smoothing: float = 0.0       # multi-class only
-    random_resized_crop: bool = False  # area 25-100%, aspect 3/4-4/3, on the device
-    luma_after_augment: bool = False   # gray models: augment the RGB image, then convert with Luma
+    lr_decay: float           # multiply lr by this every `lr_decay_epochs` epochs (1.0 = constant)
+    lr_decay_epochs: int
+    label_smoothing: float             # multi-class only
+    random_resized_crop: bool          # area 25-100%, aspect 3/4-4/3, on the device
+    luma_after_augment: bool           # gray models: augment the RGB image, then convert with Luma
 
-    def validate(self) -> FinetuneRecipe:
+    def validate(self: R) -> R:
         check_arch(self.arch)
         check_channels(self.channels)
         check_image_size(self.arch, self.image_size)
@@ -59,7 +63,7 @@ class FinetuneRecipe:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FinetuneRecipe:
+    def from_dict(cls: type[R], d: dict[str, Any]) -> R:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -71,8 +75,24 @@ class FinetuneRecipe:
         return d
 
 
-@dataclass
-class PretrainRecipe(FinetuneRecipe):
+@dataclass(kw_only=True)
+class FinetuneRecipe(Recipe):
+    """NIH fine-tuning: lr 1e-4, batch 32, random horizontal flip, Adam; sigmoid+BCE or softmax+CE."""
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-4
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    patience: int = 5
+    lr_decay: float = 1.0
+    lr_decay_epochs: int = 1
+    label_smoothing: float = 0.0
+    random_resized_crop: bool = False
+    luma_after_augment: bool = False
+
+
+@dataclass(kw_only=True)
+class PretrainRecipe(Recipe):
     """ImageNet-style pre-training as in Xie & Richmond 2018 (after the TF-slim Inception-V3 recipe):
     RMSProp (decay 0.9, eps 1.0), lr 0.01 decayed x0.94 every 2 epochs, batch 64, label smoothing 0.1,
     random-resized crops + flips, and for gray models Luma conversion after augmentation."""

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from gxr.core.errors import GxrError
+from gxr.core.errors import GxrError, one_line
 from gxr.core.fileio import atomic_path
-from gxr.train.recipes import FinetuneRecipe
+from gxr.train.recipes import Recipe
 
 STATE_FILE = "last.pt"
 MODEL_FILE = "model.pt"
@@ -63,22 +63,22 @@ def load_state(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:   # torch raises many types for damaged files
-        raise GxrError(f"{path}: unreadable run state ({str(exc).splitlines()[0]})") from exc
+        raise GxrError(f"{path}: unreadable run state ({one_line(exc)})") from exc
 
 
-def check_same_run(state: dict[str, Any], path: Path, recipe: FinetuneRecipe, fingerprint: str) -> None:
+def check_same_run(state: dict[str, Any], path: Path, recipe: Recipe, fingerprint: str) -> None:
     """Resuming needs the recipe (epochs, patience, device and workers aside) and the data of the run."""
-    saved = FinetuneRecipe.from_dict(state["recipe"])
+    saved = type(recipe).from_dict(state["recipe"])
     if saved.identity() != recipe.identity() or state["fingerprint"] != fingerprint:
         raise GxrError(f"{path}: the run was started with other settings or data; resume with the same settings")
 
 
-def epochs_left(state: dict[str, Any], recipe: FinetuneRecipe) -> bool:
+def epochs_left(state: dict[str, Any], recipe: Recipe) -> bool:
     """True if the recipe asks for more epochs than the state has and early stopping has not ended it."""
     return int(state["epoch"]) + 1 < recipe.epochs and int(state["bad_epochs"]) < recipe.patience
 
 
-def finished_metrics(out_dir: Path, state: dict[str, Any], recipe: FinetuneRecipe) -> dict[str, Any] | None:
+def finished_metrics(out_dir: Path, state: dict[str, Any], recipe: Recipe) -> dict[str, Any] | None:
     """metrics.json of a run that has nothing left to do, else None (epochs left, or killed before the
     final test evaluation was written)."""
     if epochs_left(state, recipe):

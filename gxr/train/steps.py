@@ -22,7 +22,7 @@ from gxr.core.comparator import auc_summary
 from gxr.core.errors import GxrError
 from gxr.core.scores import Scores
 from gxr.train.pipeline import DeviceTransform, SplitPixels, batches
-from gxr.train.recipes import FinetuneRecipe
+from gxr.train.recipes import Recipe
 from gxr.train.report import Task
 
 
@@ -49,7 +49,7 @@ def keep_frozen_bn_in_eval(model: nn.Module) -> None:
             module.eval()
 
 
-def make_optimizer(recipe: FinetuneRecipe, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+def make_optimizer(recipe: Recipe, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     """Adam, SGD (momentum 0.9) or RMSProp (decay 0.9, eps 1.0: the paper's ImageNet recipe)."""
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, weight_decay=recipe.weight_decay)

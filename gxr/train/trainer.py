@@ -29,14 +29,14 @@ from gxr.train import state as run_state
 from gxr.train import steps
 from gxr.train.distributed import DistContext, distributed
 from gxr.train.pipeline import DeviceTransform, SplitPixels, pick_device
-from gxr.train.recipes import FinetuneRecipe, PretrainRecipe
+from gxr.train.recipes import PretrainRecipe, Recipe
 from gxr.train.report import Reporter
 
 
 class Trainer:
     """One training run in OUT_DIR; construct, then `run()` (or `build()` and `fit()`)."""
 
-    def __init__(self, recipe: FinetuneRecipe, data_spec: str, out_dir: Path, *, init: Path | None = None,
+    def __init__(self, recipe: Recipe, data_spec: str, out_dir: Path, *, init: Path | None = None,
                  resume: bool = False, reporter: Reporter | None = None):
         self.recipe, self.data_spec, self.out_dir = recipe.validate(), data_spec, Path(out_dir)
         self.init, self.resume, self.reporter = init, resume, reporter or Reporter()
