@@ -31,7 +31,14 @@ _BUILDERS = {
 
 
 def create_model(arch: str, in_chans: int, num_classes: int) -> nn.Module:
-    """A randomly initialised torchvision `arch` taking `in_chans` (1 or 3) channels."""
+    """A randomly initialised torchvision `arch` taking `in_chans` (1 or 3) channels.
+
+    A gray model starts from the color model's initialisation: the same network is built (so every layer draws
+    the same random numbers for the same seed), then its stem is replaced by the channel sum of the color stem.
+    Gray and color differ only in the stem, and at initialisation the gray model fed a gray image computes
+    exactly what the color model computes for that image replicated to three channels: the sum keeps the
+    responses (and hence every later activation) of the color init, where a fresh default-initialised stem
+    would start the two arms of a gray-vs-color comparison differently."""
     check_arch(arch)
     check_channels(in_chans)
     if num_classes < 1:
@@ -41,6 +48,10 @@ def create_model(arch: str, in_chans: int, num_classes: int) -> nn.Module:
         stem = get_stem(model, arch)
         new = nn.Conv2d(in_chans, stem.out_channels, stem.kernel_size, stem.stride, stem.padding,
                         stem.dilation, stem.groups, stem.bias is not None, stem.padding_mode)
+        with torch.no_grad():
+            new.weight.copy_(adapt_stem_weight(stem.weight, in_chans, "sum"))
+            if stem.bias is not None:
+                new.bias.copy_(stem.bias)
         replace_stem(model, arch, new)
     return model
 

@@ -94,7 +94,7 @@ class FinetuneRecipe(Recipe):
 @dataclass(kw_only=True)
 class PretrainRecipe(Recipe):
     """ImageNet-style pre-training as in Xie & Richmond 2018 (after the TF-slim Inception-V3 recipe):
-    RMSProp (decay 0.9, eps 1.0), lr 0.01 decayed x0.94 every 2 epochs, batch 64, label smoothing 0.1,
+    RMSProp (decay 0.9, momentum 0.9, eps 1.0), lr 0.01 decayed x0.94 every 2 epochs, batch 64, label smoothing 0.1,
     random-resized crops + flips, and for gray models Luma conversion after augmentation."""
     epochs: int = 90
     batch_size: int = 64

@@ -85,3 +85,25 @@ def test_factory_builds_every_arch_with_both_stems(arch):
         with torch.no_grad():
             out = model(torch.zeros(1, channels, _size(arch), _size(arch)))
         assert out.shape == (1, 4)
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "inception_v3", "mobilenet_v2"])
+def test_gray_and_color_models_of_one_seed_start_from_the_same_init(arch):
+    """Gray and color differ only in the stem, and the gray stem is the channel sum of the color stem, so at
+    initialisation the gray model on a gray image equals the color model on that image replicated to 3 channels."""
+    torch.manual_seed(7)
+    gray = create_model(arch, 1, 4)
+    torch.manual_seed(7)
+    color = create_model(arch, 3, 4)
+    stem = ARCHS[arch][0] + ".weight"
+    g, c = gray.state_dict(), color.state_dict()
+    assert torch.equal(g[stem], c[stem].sum(dim=1, keepdim=True))
+    assert g[stem].std() > 0 and not torch.equal(c[stem][:, 0], c[stem][:, 1])   # a real init, not zeros or copies
+    assert set(g) == set(c) and all(torch.equal(g[k], c[k]) for k in g if k != stem)
+    torch.manual_seed(8)
+    assert not torch.equal(create_model(arch, 3, 4).state_dict()[stem], c[stem])   # the seed matters
+    size = _size(arch)
+    x = torch.rand(2, 1, size, size)
+    with torch.no_grad():   # untrained BatchNorm lets activations grow (to ~1e7 in Inception): compare to scale
+        a, b = gray.eval()(x), color.eval()(x.repeat(1, 3, 1, 1))
+    assert float((a - b).abs().max()) <= REL_TOL * float(b.abs().max())

@@ -68,3 +68,19 @@ def test_without_freezing_the_same_steps_change_the_early_layers(blob_source):
 def test_freeze_until_an_unknown_layer_names_the_layers():
     with pytest.raises(Exception, match="no such layer.*layer4"):
         freeze_until(create_model("resnet18", 1, 1), "layer9")
+
+
+def test_rmsprop_is_the_tf_slim_recipe_with_momentum():
+    """The paper's recipe (TF-slim): decay 0.9, momentum 0.9, epsilon 1.0; without momentum each step is ~10x
+    smaller than meant."""
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    optimizer = make_optimizer(tiny_recipe(optimizer="rmsprop", lr=0.01), params)
+    group = optimizer.param_groups[0]
+    assert (group["alpha"], group["momentum"], group["eps"]) == (0.9, 0.9, 1.0)
+    steps = []
+    for _ in range(5):   # a constant gradient: momentum makes the steps grow towards lr * g / (1 - 0.9) / ...
+        before = params[0].detach().clone()
+        params[0].grad = torch.ones(3)
+        optimizer.step()
+        steps.append(float((before - params[0].detach())[0]))
+    assert steps[4] > 3 * steps[0] > 0
