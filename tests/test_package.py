@@ -1,8 +1,10 @@
-"""`import gxr` and `gxr --help` stay light: no torch, no TensorRT, under a second."""
+"""`import gxr` and `gxr --help` stay light: no torch, ONNX Runtime, OpenVINO, TensorRT, matplotlib or scipy, and
+a few hundred modules in all (what start-up time depends on, measured without a clock)."""
 
+import json
+import os
 import subprocess
 import sys
-import time
 
 from tests.helpers import REPO, run_gxr
 
@@ -23,14 +25,35 @@ def test_cli_module_imports_no_heavy_framework():
     assert _imported_after("import gxr.cli.main") == set()
 
 
+HELP_FORBIDDEN = (*HEAVY, "onnx", "matplotlib", "scipy")
+HELP_MODULE_BOUND = 450   # measured: ~330 (typer + rich + gxr.cli); numpy alone adds ~120, onnx ~260, torch ~1100
+
+_HELP_PROBE = """
+import json, sys
+sys.argv = ["gxr", "--help"]
+from gxr.cli.main import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print("\\n" + json.dumps({"exit": code, "modules": sorted(sys.modules)}))
+"""
+
+
 def test_help_is_fast_and_lists_commands():
-    start = time.perf_counter()
-    result = run_gxr("--help")
-    elapsed = time.perf_counter() - start
-    assert result.returncode == 0
-    for command in ("train", "export", "bench", "predict", "convert", "demo", "study"):
-        assert command in result.stdout
-    assert elapsed < 3.0   # generous for a loaded CI box; the import itself is checked above
+    """`gxr --help` in a fresh interpreter: every command listed, no heavy framework imported and a bounded
+    number of modules loaded (a clock on a shared machine would measure the machine)."""
+    result = subprocess.run([sys.executable, "-c", _HELP_PROBE], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, "COLUMNS": "200"}, check=True)
+    help_text, _, last = result.stdout.rstrip().rpartition("\n")
+    probe = json.loads(last)
+    assert probe["exit"] == 0
+    for command in ("train", "export", "bench", "predict", "convert", "demo", "study", "models", "nets"):
+        assert f" {command} " in help_text, command
+    top_level = {m.partition(".")[0] for m in probe["modules"]}
+    assert top_level.isdisjoint(HELP_FORBIDDEN), sorted(top_level & set(HELP_FORBIDDEN))
+    assert len(probe["modules"]) < HELP_MODULE_BOUND, len(probe["modules"])
+    assert run_gxr("--help").stdout.rstrip() == help_text.rstrip()   # the console entry point: the same help
 
 
 def test_version():

@@ -74,27 +74,107 @@ def test_fp16_graph_keeps_fp32_io_and_matches_fp32(low_precision):
     assert parity["max_abs_error"] < 0.05 and parity["label_agreement"] > 0.98
 
 
+def _activation_scales(onnx_path) -> dict[str, float]:
+    """Per-tensor scale of every quantized activation (QuantizeLinear of a computed tensor) by tensor name."""
+    from onnx import numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return {n.input[0]: float(inits[n.input[1]]) for n in model.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in inits and inits[n.input[1]].size == 1}
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory, low_precision, pneumonia_spec):
+    """The trained FP32 graph quantized three ways on the same 32 real training images, and the FP32 logits
+    of every real test image: {"fp32": logits, "pixels": test pixels, "input": name, method: int8 path}."""
+    from gxr.backends.ort_runner import OrtRunner
+    from gxr.core.manifest import Manifest
+    from gxr.export.quantize import Calibration, calibration_feeds, calibration_pixels, held_out, quantize_int8
+
+    fp32 = low_precision["fp32"] / "model.onnx"
+    manifest = Manifest.load(low_precision["fp32"])
+    pixels, _ = calibration_pixels(manifest.info, Calibration(pneumonia_spec, 32))
+    feeds = calibration_feeds(manifest.info, manifest.input.name, manifest.input.dtype, pixels)
+    out = {"input": manifest.input.name}
+    folder = tmp_path_factory.mktemp("calibrated")
+    for method in ("minmax", "entropy", "percentile"):
+        out[method] = folder / f"{method}.onnx"
+        quantize_int8(fp32, out[method], feeds, method)
+    out["pixels"], _ = held_out(manifest.info, pneumonia_spec, 1000)
+    with OrtRunner(fp32) as runner:
+        out["fp32"] = runner.infer({manifest.input.name: out["pixels"]})["logits"]
+    return out
+
+
 @pytest.mark.parametrize("method", ["entropy", "percentile"])
-def test_histogram_calibration_methods_produce_qdq_graphs(tmp_path, low_precision, method):
-    from gxr.export.quantize import count_ops, quantize_int8
+def test_histogram_calibrated_int8_agrees_with_fp32_on_real_images(calibrated, method):
+    from gxr.backends.ort_runner import OrtRunner
 
-    out = tmp_path / f"{method}.onnx"
-    feeds = [{"pixels": np.random.default_rng(i).integers(0, 256, (4, 1, 32, 32), dtype=np.uint8)} for i in range(2)]
-    quantize_int8(low_precision["fp32"] / "model.onnx", out, feeds, method)
-    assert count_ops(out).get("QuantizeLinear", 0) > 10
+    with OrtRunner(calibrated[method]) as runner:
+        low = runner.infer({calibrated["input"]: calibrated["pixels"]})["logits"]
+    ref = calibrated["fp32"]
+    assert len(ref) == 624 and ref.std() > 1                  # every test image; logits spread well beyond 1
+    assert np.mean((low > 0) == (ref > 0)) >= 0.98            # the same label (measured: 623 of 624)
+    assert np.abs(low - ref).mean() < 0.1 * ref.std()         # measured: ~0.015 x the spread
 
 
-@pytest.mark.parametrize("tolerance", ["0", "-1"])
-def test_auc_gate_refuses_and_writes_no_version(tmp_path, trained_runs, tolerance):
-    result = run_gxr("export", str(trained_runs["gray"]), "--repo", str(tmp_path), "--name", "gated",
-                     "--input", "uint8", "--precision", "int8", "--calib-count", "16", "--auc-tolerance", tolerance)
-    if tolerance == "0" and result.returncode == 0:   # int8 may match FP32 AUC exactly: then 0 must pass
-        delta = _manifest(tmp_path / "gated" / "1")["precision"]["parity_vs_fp32"]["auc_delta_mean"]
-        assert delta >= 0
-        return
+def test_percentile_calibration_clips_activation_ranges_inside_minmax(calibrated):
+    """The 99.999th percentile range lies inside the observed min..max, so no activation scale is wider than
+    minmax's, and where rare outliers stretch a tensor's range the percentile scale is clearly narrower."""
+    minmax, percentile = _activation_scales(calibrated["minmax"]), _activation_scales(calibrated["percentile"])
+    assert len(minmax) > 10 and set(percentile) == set(minmax)
+    ratios = np.array([percentile[k] / minmax[k] for k in minmax])
+    assert ratios.max() <= 1 + 1e-6
+    assert ratios.min() < 0.95                                 # measured: 0.89 on one tensor
+
+
+@pytest.mark.xfail(strict=True, reason="ONNX Runtime's quantize_static runs entropy calibration with 128 histogram "
+                   "bins and 128 quantized bins: one candidate threshold, the full min..max, so --calib-method "
+                   "entropy gives minmax's scales (gxr/export/quantize.py would have to build the calibrator "
+                   "itself with more bins)")
+def test_entropy_calibration_chooses_ranges_other_than_minmax(calibrated):
+    minmax, entropy = _activation_scales(calibrated["minmax"]), _activation_scales(calibrated["entropy"])
+    assert set(entropy) == set(minmax)
+    assert any(abs(entropy[k] / minmax[k] - 1) > 1e-3 for k in minmax)
+
+
+GATE_MARGIN = 1e-3   # tolerances this far either side of the measured AUC change (one AUC step here: ~1e-5)
+
+
+def _gated_int8_export(repo, run, tolerance: float):
+    return run_gxr("export", str(run), "--repo", str(repo), "--name", "gated", "--input", "uint8",
+                   "--precision", "int8", "--calib-count", "16", "--auc-tolerance", repr(tolerance))
+
+
+@pytest.fixture(scope="module")
+def measured_auc_delta(tmp_path_factory, trained_runs) -> float:
+    """The mean AUC change (int8 minus FP32) of this export, measured by an export with tolerance 1, which no
+    change of a mean AUC in [0, 1] can exceed: it always passes and records the change."""
+    repo = tmp_path_factory.mktemp("ungated")
+    result = _gated_int8_export(repo, trained_runs["gray"], 1.0)
+    assert result.returncode == 0, result.stderr + result.stdout
+    parity = _manifest(repo / "gated" / "1")["precision"]["parity_vs_fp32"]
+    assert parity["auc_tolerance"] == 1.0 and isinstance(parity["auc_delta_mean"], float)
+    return parity["auc_delta_mean"]
+
+
+def test_auc_gate_refuses_a_drop_beyond_the_tolerance_and_writes_no_version(tmp_path, trained_runs,
+                                                                            measured_auc_delta):
+    tolerance = -measured_auc_delta - GATE_MARGIN        # the measured drop exceeds it by GATE_MARGIN
+    result = _gated_int8_export(tmp_path, trained_runs["gray"], tolerance)
     assert_one_line_error(result, "int8 export: mean AUC drops", "nothing written", names=trained_runs["gray"])
     assert not (tmp_path / "gated" / "1").exists()
     assert not list((tmp_path / "gated").glob(".*"))   # no staging folder left behind
+
+
+def test_auc_gate_passes_a_drop_within_the_tolerance(tmp_path, trained_runs, measured_auc_delta):
+    tolerance = -measured_auc_delta + GATE_MARGIN        # the measured drop stays GATE_MARGIN inside it
+    result = _gated_int8_export(tmp_path, trained_runs["gray"], tolerance)
+    assert result.returncode == 0, result.stderr + result.stdout
+    parity = _manifest(tmp_path / "gated" / "1")["precision"]["parity_vs_fp32"]
+    assert parity["auc_tolerance"] == pytest.approx(tolerance)
+    assert parity["auc_delta_mean"] == pytest.approx(measured_auc_delta, abs=1e-6)   # same export, same change
 
 
 @pytest.mark.parametrize("args,needle", [(("--precision", "int4"), "precision 'int4'"),

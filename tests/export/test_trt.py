@@ -2,6 +2,7 @@
 for the builder) staging into a new version, the timing cache, the build record and the load check.
 Nothing here claims TensorRT ran: the fake only records what gxr asked of it."""
 
+import enum
 import hashlib
 import json
 import sys
@@ -38,8 +39,17 @@ class _FakeConfig:
         self.calls.append(("profile", dict(profile.shapes)))
 
 
+class _FakeCreationFlag(enum.IntEnum):
+    """Network creation flags with values of the fake's own (TensorRT 10 has EXPLICIT_BATCH 0, STRONGLY_TYPED 1):
+    the code must pass the flag it names, not a number it knows."""
+    EXPLICIT_BATCH = 0
+    PREFER_AOT_PYTHON_PLUGINS = 2
+    STRONGLY_TYPED = 3
+    PREFER_JIT_PYTHON_PLUGINS = 4
+
+
 def fake_tensorrt(calls, fail_build=False):
-    """The few TensorRT 10 names gxr uses, recording every call."""
+    """The few TensorRT 10 names gxr uses, recording every call (network flags by name)."""
 
     class Profile:
         def __init__(self):
@@ -53,7 +63,10 @@ def fake_tensorrt(calls, fail_build=False):
             pass
 
         def create_network(self, flags):
-            calls.append(("network_flags", flags))
+            # TensorRT's contract: the mask holds bit (1 << int(flag)) for each requested flag
+            requested = {f.name for f in _FakeCreationFlag if flags & (1 << int(f))}
+            assert flags == sum(1 << int(f) for f in _FakeCreationFlag if f.name in requested), f"stray bits {flags}"
+            calls.append(("network_flags", requested))
             return object()
 
         def create_builder_config(self):
@@ -75,7 +88,7 @@ def fake_tensorrt(calls, fail_build=False):
 
     logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None})
     return types.SimpleNamespace(__version__="10.9.0", Logger=logger, Builder=Builder, OnnxParser=OnnxParser,
-                                 NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=1),
+                                 NetworkDefinitionCreationFlag=_FakeCreationFlag,
                                  MemoryPoolType=types.SimpleNamespace(WORKSPACE=0))
 
 
@@ -120,7 +133,7 @@ def test_engine_goes_into_a_new_version_and_the_published_one_is_untouched(tmp_p
         ("10.9.0", "NVIDIA L4", "8.9", "int8")
     assert engine["profile"] == {"min": [1, 1, 32, 32], "opt": [8, 1, 32, 32], "max": [32, 1, 32, 32]}
     assert manifest["derived_from"]["version"] == 1 and manifest["version"] == 2
-    assert ("network_flags", 1 << 1) in fake_trt and ("set_timing_cache", False) in fake_trt
+    assert ("network_flags", {"STRONGLY_TYPED"}) in fake_trt and ("set_timing_cache", False) in fake_trt
     assert engine["timing_cache"]["reused"] is False
     # a second build reuses (and extends) the cache written by the first
     third, _ = engine_version(published)

@@ -32,6 +32,23 @@ def independent_mean_auc(onnx_path, npz_path, size: int) -> float:
     return float(np.mean(aucs))
 
 
+def independent_fullsize_logits(onnx_path, files, channels: int, size: int) -> np.ndarray:
+    """Logits of an exported uint8-input model on 8-bit full-size PNGs: PIL Luma ("L") or RGB, bilinear
+    resize, onnxruntime; no gxr code."""
+    import onnxruntime as ort
+    from PIL import Image
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    rows = []
+    for path in files:
+        with Image.open(path) as im:
+            assert im.mode == "RGB"                      # the shipped full-size set: 8-bit RGB PNGs
+            arr = np.asarray(im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR))
+        pixels = arr[None, None] if channels == 1 else arr.transpose(2, 0, 1)[None]
+        rows.append(session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(pixels)})[0])
+    return np.concatenate(rows)
+
+
 @pytest.mark.slow
 def test_demo_small_settings(tmp_path, data_root):
     out = tmp_path / "demo"
@@ -50,7 +67,14 @@ def test_demo_small_settings(tmp_path, data_root):
     npz = data_root / "covid" / "covid_radiography_3class_128_balanced.npz"
     recomputed = independent_mean_auc(out / "models" / "gray" / "1" / "model.onnx", npz, 32)
     assert recomputed == pytest.approx(summary["test_mean_auc"]["gray"], abs=1e-6)
-    assert summary["fullsize"]["images"] == 12
-    for key in ("gray", "color"):
-        assert np.isfinite(summary["fullsize"][key]["max_abs_logit"])
-        assert len(summary["fullsize"][key]["predicted"]) == 12
+    fullsize = summary["fullsize"]
+    files = [data_root / "fullsize" / name for name in fullsize["files"]]
+    assert fullsize["images"] == len(files) == 12
+    comparison = json.loads((out / "comparison.json").read_text())
+    for key, channels in (("gray", 1), ("color", 3)):
+        logits = independent_fullsize_logits(out / "models" / key / "1" / "model.onnx", files, channels, 32)
+        assert fullsize[key]["max_abs_logit"] == pytest.approx(float(np.abs(logits).max()), rel=1e-4, abs=1e-5)
+        assert fullsize[key]["predicted"] == [fullsize[key]["labels"][i] for i in logits.argmax(axis=1)]
+        # a 2,000 px radiograph brought to the model's input gives logits on the test split's scale: a missed
+        # normalization or bit-depth step would put them far outside it (measured: 0.7 x the test maximum)
+        assert 0 < fullsize[key]["max_abs_logit"] < 3 * comparison["scores"][key]["max_abs_logit"]

@@ -5,7 +5,10 @@ are cleaned, and the distributed context always tears the process group down."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,13 +39,44 @@ def one_epoch_run(tmp_path_factory, blob_spec):
     return out, metrics, reporter
 
 
-def test_constructing_a_trainer_opens_nothing(tmp_path):
-    out = tmp_path / "run"
-    trainer = Trainer(tiny_recipe(), f"medmnist:{tmp_path / 'missing.npz'}", out, init=tmp_path / "missing.pth")
-    assert not out.exists() and not hasattr(trainer, "source") and not hasattr(trainer, "model")
-    with pytest.raises(GxrError, match="missing.npz: npz file not found"):
+_TRACKING: list[list[Path]] = []   # the open-file log of the test that is listening, if any
+
+
+def _record_opens(event: str, args: tuple) -> None:
+    """Audit hook (hooks cannot be removed, so it listens only while a test has a log in _TRACKING)."""
+    if _TRACKING and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        _TRACKING[-1].append(Path(os.fsdecode(args[0])).resolve())
+
+
+def test_constructing_a_trainer_opens_nothing(tmp_path, blob_spec, monkeypatch):
+    """Construction records its arguments: no file opened (data, init weights), no data source or model
+    made, nothing written. build() then does each of these, which shows the spies would have seen them."""
+    import gxr.train.trainer as trainer_module
+    from gxr.nets.factory import create_model
+
+    data_file = Path(blob_spec.partition(":")[2]).resolve()
+    init = tmp_path / "init.pth"
+    torch.save(create_model("resnet18", 1, 1).state_dict(), init)
+    made: list[str] = []
+    for name in ("open_source", "create_model"):
+        real = getattr(trainer_module, name)
+        monkeypatch.setattr(trainer_module, name, lambda *a, _real=real, _name=name, **k: made.append(_name)
+                            or _real(*a, **k))
+    opened: list[Path] = []
+    sys.addaudithook(_record_opens)
+    _TRACKING.append(opened)
+    try:
+        out = tmp_path / "run"
+        trainer = Trainer(tiny_recipe(), blob_spec, out, init=init)
+        assert opened == [] and made == [] and not out.exists()
         trainer.build()
-    assert not out.exists()
+    finally:
+        _TRACKING.remove(opened)
+    assert {data_file, init.resolve()} <= set(opened) and made == ["open_source", "create_model"]
+    missing = Trainer(tiny_recipe(), f"medmnist:{tmp_path / 'missing.npz'}", tmp_path / "other")
+    with pytest.raises(GxrError, match="missing.npz: npz file not found"):   # checked by build(), not before
+        missing.build()
+    assert not (tmp_path / "other").exists()
 
 
 def test_a_run_reports_what_it_writes_and_its_auc_checks_out(one_epoch_run, blob_spec):
