@@ -137,7 +137,7 @@ def quantize_int8(fp32_onnx: Path, out_onnx: Path, feeds: list[dict[str, np.ndar
         prepared = Path(tmp) / "prepared.onnx"
         _preprocess_for_quantization(fp32_onnx, prepared)
         try:
-            with contextlib.redirect_stdout(io.StringIO()):   # the histogram calibrators print progress
+            with contextlib.redirect_stdout(io.StringIO()), _entropy_histogram(method):   # calibrators print progress
                 quantization.quantize_static(
                     str(prepared), str(out_onnx), _reader_class()(feeds), quant_format=quantization.QuantFormat.QDQ,
                     per_channel=True, activation_type=quantization.QuantType.QUInt8,
@@ -147,6 +147,42 @@ def quantize_int8(fp32_onnx: Path, out_onnx: Path, feeds: list[dict[str, np.ndar
             raise
         except Exception as exc:
             raise GxrError(f"{fp32_onnx}: INT8 quantization failed ({one_line(exc)})") from exc
+
+
+ENTROPY_BINS = 2048             # histogram bins the entropy (KL) calibrator collects
+ENTROPY_QUANTIZED_BINS = 128    # quantized bins it compares against (uint8 activations: 256 levels, 128 per side)
+
+
+@contextlib.contextmanager
+def _entropy_histogram(method: str):
+    """Give ONNX Runtime's entropy calibrator a histogram it can choose a range from.
+
+    `quantize_static` builds its calibrator with `create_calibrator` and passes only some extra options on; the
+    entropy calibrator's `num_bins` / `num_quantized_bins` are not among them and both default to 128, which
+    leaves one candidate threshold, the full min..max: `--calib-method entropy` would silently be minmax.
+    `create_calibrator` documents `num_bins` and `num_quantized_bins` in its own `extra_options`; this supplies
+    them for the entropy method while one quantization runs."""
+    if method != "entropy":
+        yield
+        return
+    module = lazy_import("onnxruntime.quantization.quantize", "INT8 quantization")
+    original = getattr(module, "create_calibrator", None)
+    if original is None:
+        raise GxrError("this onnxruntime's quantize_static has no create_calibrator to configure: entropy "
+                       "calibration would silently equal minmax; use --calib-method minmax or percentile")
+    entropy = lazy_import("onnxruntime.quantization", "INT8 quantization").CalibrationMethod.Entropy
+
+    def create(*args, **kwargs):
+        if kwargs.get("calibrate_method") == entropy:
+            kwargs["extra_options"] = {"num_bins": ENTROPY_BINS, "num_quantized_bins": ENTROPY_QUANTIZED_BINS,
+                                       **(kwargs.get("extra_options") or {})}
+        return original(*args, **kwargs)
+
+    module.create_calibrator = create
+    try:
+        yield
+    finally:
+        module.create_calibrator = original
 
 
 def convert_fp16(fp32_onnx: Path, out_onnx: Path) -> None:
