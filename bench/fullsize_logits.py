@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from rich.console import Console
 
 from gxr.core.preprocess import load_pixels
 from gxr.data import open_source, split_pixels
 from gxr.nets.checkpoint import load_model
-from gxr.train.loop import Trainer
+from gxr.train import run_training
 from gxr.train.recipes import FinetuneRecipe
 
 
@@ -56,7 +55,7 @@ def main() -> None:
         if not (run / "model.pt").is_file():
             recipe = FinetuneRecipe(arch="inception_v3", channels=channels, epochs=5, batch_size=32, lr=1e-3,
                                     image_size=128, patience=5, device=device)
-            Trainer(recipe, spec, run, Console(quiet=True)).run()
+            run_training(recipe, spec, run)
         model, info, _ = load_model(run)
         norm = lambda px: torch.from_numpy(info.norm.apply(px))  # noqa: E731
         test = norm(split_pixels(open_source(spec).split("test"), channels, 128))
