@@ -20,9 +20,11 @@ def raw12() -> np.ndarray:
     return np.random.default_rng(12).integers(0, 4096, (SIZE, SIZE), dtype=np.uint16)
 
 
-def full_range_8bit(stored: np.ndarray, top: int = 4095) -> np.ndarray:
-    """No VOI: the stored range 0..top maps linearly onto 0..255, rounded."""
-    return np.rint(stored.astype(np.float64) * 255.0 / top).astype(np.uint8)
+def min_max_8bit(values: np.ndarray) -> np.ndarray:
+    """No VOI: the image's own min..max maps linearly onto 0..255, rounded."""
+    values = values.astype(np.float64)
+    low, high = values.min(), values.max()
+    return np.rint((values - low) * 255.0 / ((high - low) or 1.0)).astype(np.uint8)
 
 
 def linear_window_8bit(values: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -39,14 +41,17 @@ def model_pixels(path) -> np.ndarray:
     return load_pixels(path, 1, SIZE)[0]
 
 
-def test_monochrome2_without_voi_scales_bits_stored(tmp_path, raw12):
+def test_monochrome2_without_voi_scales_the_image_range(tmp_path, raw12):
     path = save(dicom_dataset(raw12), tmp_path / "m2.dcm")
-    np.testing.assert_array_equal(model_pixels(path), full_range_8bit(raw12))
+    np.testing.assert_array_equal(model_pixels(path), min_max_8bit(raw12))
+    meta = decode(path).meta
+    assert meta["scaling"] == "image_min_max"
+    assert meta["image_range"] == [int(raw12.min()), int(raw12.max())]
 
 
 def test_monochrome1_is_inverted(tmp_path, raw12):
     path = save(dicom_dataset(raw12, "MONOCHROME1"), tmp_path / "m1.dcm")
-    np.testing.assert_array_equal(model_pixels(path), 255 - full_range_8bit(raw12))
+    np.testing.assert_array_equal(model_pixels(path), 255 - min_max_8bit(raw12))
     assert "MONOCHROME1 inverted to MONOCHROME2" in decode(path).meta["notes"]
 
 
@@ -57,7 +62,8 @@ def test_first_window_is_applied_and_can_be_ignored(tmp_path, raw12):
     np.testing.assert_array_equal(model_pixels(path), linear_window_8bit(raw12, 2048, 1024))
     assert decode(path).meta["voi"] == "window center 2048, width 1024"
     ignored = decode_pixels(path, 1, SIZE, apply_voi=False)
-    np.testing.assert_array_equal(ignored[0][0], full_range_8bit(raw12))
+    np.testing.assert_array_equal(ignored[0][0], min_max_8bit(raw12))
+    assert decode(path).meta["scaling"] == "window" and ignored[1]["scaling"] == "image_min_max"
     assert ignored[1]["voi"] is None and any("ignored" in n for n in ignored[1]["notes"])
 
 
@@ -84,15 +90,14 @@ def test_voi_lut_sequence_wins_over_window(tmp_path, raw12):
     path = save(ds, tmp_path / "voilut.dcm")
     expected = np.rint(lut[raw12].astype(np.float64) * 255.0 / 65535).astype(np.uint8)
     np.testing.assert_array_equal(model_pixels(path), expected)
-    assert decode(path).meta["voi"] == "VOI LUT"
+    assert decode(path).meta["voi"] == "VOI LUT" and decode(path).meta["scaling"] == "voi_lut"
 
 
 def test_signed_16_bit_and_8_bit_data(tmp_path):
     rng = np.random.default_rng(16)
     signed = rng.integers(-32768, 32768, (SIZE, SIZE), dtype=np.int16)
     path = save(dicom_dataset(signed, bits_stored=16), tmp_path / "signed.dcm")
-    expected = np.rint((signed.astype(np.float64) + 32768) * 255.0 / 65535).astype(np.uint8)
-    np.testing.assert_array_equal(model_pixels(path), expected)
+    np.testing.assert_array_equal(model_pixels(path), min_max_8bit(signed))
     eight = rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
     path = save(dicom_dataset(eight, bits_stored=8), tmp_path / "eight.dcm")
     np.testing.assert_array_equal(model_pixels(path), eight)
@@ -159,7 +164,7 @@ def test_multiframe_uses_first_frame_with_a_note(tmp_path):
     frames = np.random.default_rng(3).integers(0, 4096, (3, SIZE, SIZE), dtype=np.uint16)
     path = save(dicom_dataset(frames), tmp_path / "multi.dcm")
     pixels, meta = decode_pixels(path, 1, SIZE)
-    np.testing.assert_array_equal(pixels[0], full_range_8bit(frames[0]))
+    np.testing.assert_array_equal(pixels[0], min_max_8bit(frames[0]))
     assert meta["frames"] == 3 and "only the first frame was used" in meta["notes"][0]
 
 
