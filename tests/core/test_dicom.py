@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,3 +195,80 @@ def test_8_bit_voi_lut_with_more_than_256_entries(tmp_path, raw12):
     ds = dicom_dataset(raw12)
     ds.VOILUTSequence = [voi_lut_item(lut, bits=8)]
     np.testing.assert_array_equal(model_pixels(save(ds, tmp_path / "lut8.dcm")), lut[raw12])
+
+
+# --- licences: nothing GPL-family in what `pip install 'gxr[dicom]'` brings -------------------------------------
+
+COPYLEFT = re.compile(r"\b(A|L)?GPL|GNU (Affero |Lesser |Library )?General Public License", re.IGNORECASE)
+
+
+def dicom_extra_distributions() -> set[str]:
+    """The distributions `gxr[dicom]` requires, from gxr's installed metadata, with their requirements
+    followed recursively (their own extras are not followed: the extra does not ask for them)."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement  # pytest's own dependency
+
+    def needed(spec: str, extra: str) -> str | None:
+        req = Requirement(spec)
+        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+            return None
+        return req.name
+
+    todo = [name for spec in requires("gxr") or [] if (name := needed(spec, "dicom")) is not None
+            and "extra" in str(Requirement(spec).marker)]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name.lower() in seen:
+            continue
+        seen.add(name.lower())
+        todo += [dep for spec in requires(name) or [] if (dep := needed(spec, "")) is not None]
+    return seen
+
+
+def licence_texts(name: str) -> list[str]:
+    """The installed distribution's License-Expression, License field and licence classifiers. (Bundled
+    third-party licence files are not scanned: numpy's wheel ships the GCC runtime's GPL-3.0 text with its
+    runtime exception, and imagecodecs' LZF notice mentions an optional GPLv2 relicensing.)"""
+    from importlib.metadata import metadata
+
+    meta = metadata(name)
+    texts = [meta.get("License-Expression") or "", meta.get("License") or ""]
+    return texts + [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+
+
+def test_dicom_extra_matches_the_installed_metadata():
+    """The licence test reads gxr's installed metadata: it must be this checkout's `dicom` extra."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()   # no tomllib on Python 3.10
+    line = re.search(r"^dicom = \[(.*)\]$", pyproject, re.MULTILINE).group(1)
+    declared = {Requirement(s).name.lower() for s in re.findall(r'"([^"]+)"', line)}
+    installed = {Requirement(s).name.lower() for s in requires("gxr") or []
+                 if Requirement(s).marker is not None and Requirement(s).marker.evaluate({"extra": "dicom"})}
+    assert installed == declared, "gxr's installed metadata is stale: pip install -e '.[dicom]'"
+
+
+def test_dicom_extra_is_permissively_licensed():
+    from importlib.metadata import PackageNotFoundError
+
+    names = dicom_extra_distributions()
+    assert {"pydicom", "numpy", "pylibjpeg-openjpeg", "pyjpegls", "imagecodecs"} <= names
+    for name in sorted(names):
+        try:
+            texts = licence_texts(name)
+        except PackageNotFoundError:
+            pytest.fail(f"{name} (required by gxr[dicom]) is not installed: pip install -e '.[dicom]'")
+        assert any(t.strip() for t in texts), f"{name} declares no licence"
+        hits = [COPYLEFT.search(t).group(0) for t in texts if COPYLEFT.search(t)]
+        assert not hits, f"{name}: copyleft licence text {hits}"
+
+
+def test_copyleft_pattern_catches_the_old_decoder():
+    """The check above would have refused pylibjpeg-libjpeg (its metadata, as published)."""
+    assert COPYLEFT.search("License :: OSI Approved :: GNU General Public License v3 (GPLv3)")
+    assert COPYLEFT.search("GPL-3.0-or-later") and COPYLEFT.search("LGPL-2.1")
+    assert not COPYLEFT.search("BSD-3-Clause AND 0BSD AND MIT AND Zlib AND CC0-1.0")
