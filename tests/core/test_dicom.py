@@ -12,7 +12,7 @@ from PIL import Image
 
 from gxr.core.errors import GxrError
 from gxr.core.preprocess import decode, decode_pixels, load_pixels
-from tests.core.dicom_files import dicom_dataset, save, voi_lut_item
+from tests.core.dicom_files import NATIVE, dicom_dataset, encapsulated, in_syntax, palette_dataset, save, voi_lut_item
 
 SIZE = 48   # images are SIZE x SIZE, so the model size needs no resize and every pixel is checked
 
@@ -272,3 +272,177 @@ def test_copyleft_pattern_catches_the_old_decoder():
     assert COPYLEFT.search("License :: OSI Approved :: GNU General Public License v3 (GPLv3)")
     assert COPYLEFT.search("GPL-3.0-or-later") and COPYLEFT.search("LGPL-2.1")
     assert not COPYLEFT.search("BSD-3-Clause AND 0BSD AND MIT AND Zlib AND CC0-1.0")
+
+
+# --- no VOI: the image's own range (nuclear medicine: signed 16-bit, values in a small part of the range) ---------
+
+@pytest.mark.parametrize(("low", "high"), [(0, 278), (-30, 245)])
+def test_image_without_window_uses_its_own_range(tmp_path, low, high):
+    values = np.random.default_rng(high).integers(low, high + 1, (SIZE, SIZE), dtype=np.int16)
+    values[0, :2] = low, high
+    ds = dicom_dataset(values, bits_stored=16)
+    ds.Modality = "NM"
+    path = save(ds, tmp_path / "nm.dcm")
+    got = model_pixels(path)
+    assert got.min() == 0 and got.max() == 255   # was a constant 128 when the stored range was used
+    np.testing.assert_array_equal(got, min_max_8bit(values))
+    order = np.argsort(values, axis=None, kind="stable")
+    assert np.all(np.diff(got.ravel()[order].astype(int)) >= 0)   # the order of values is kept
+    meta = decode(path).meta
+    assert meta["scaling"] == "image_min_max" and meta["image_range"] == [low, high] and meta["voi"] is None
+
+
+def test_image_range_is_taken_after_the_rescale(tmp_path):
+    values = np.random.default_rng(7).integers(100, 600, (SIZE, SIZE), dtype=np.uint16)
+    ds = dicom_dataset(values, bits_stored=16)
+    ds.RescaleSlope, ds.RescaleIntercept = -0.5, 10   # a negative slope reverses the order: MONOCHROME2 follows it
+    meta = decode(save(ds, tmp_path / "rescaled.dcm"))
+    np.testing.assert_array_equal(model_pixels(tmp_path / "rescaled.dcm"), min_max_8bit(values * -0.5 + 10))
+    rescaled = values * -0.5 + 10
+    assert meta.meta["image_range"] == [rescaled.min(), rescaled.max()]
+
+
+# --- one image in every transfer syntax decodes identically -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def xray12(data_root) -> np.ndarray:
+    """A 12-bit crop of a real chest X-ray: its 8-bit gray * 16 plus 4 random low bits, so all 12 bits vary."""
+    path = sorted((data_root / "fullsize").glob("*.png"))[0]
+    with Image.open(path) as img:
+        gray = np.asarray(img.crop((900, 700, 900 + SIZE, 700 + SIZE)).convert("L"), dtype=np.uint16)
+    return gray * 16 + np.random.default_rng(4).integers(0, 16, gray.shape, dtype=np.uint16)
+
+
+def jpeg_family_frame(pixels: np.ndarray, syntax: str) -> bytes:
+    """A JPEG / HTJ2K stream for `syntax` from imagecodecs (the `dicom` extra's decoder, also an encoder)."""
+    import imagecodecs
+
+    bits = 8 if pixels.dtype == np.uint8 else 12
+    if syntax == "HTJ2KLossless":
+        return imagecodecs.htj2k_encode(pixels)
+    if syntax == "JPEGExtended12Bit":
+        return imagecodecs.jpeg8_encode(pixels, level=90, bitspersample=bits)
+    predictor = 1 if syntax == "JPEGLosslessSV1" else 6   # Process 14 with any predictor, and SV1
+    return imagecodecs.jpeg8_encode(pixels, lossless=True, predictor=predictor, bitspersample=bits)
+
+
+PYDICOM_ENCODED = NATIVE + ("RLELossless", "JPEGLSLossless", "JPEG2000Lossless")
+IMAGECODECS_ENCODED = ("JPEGLossless", "JPEGLosslessSV1", "HTJ2KLossless")
+SOF = {"JPEGLossless": b"\xff\xc3", "JPEGLosslessSV1": b"\xff\xc3", "JPEGExtended12Bit": b"\xff\xc1"}
+
+
+def written(ds, syntax: str, path: Path, pixels: np.ndarray) -> Path:
+    if syntax in IMAGECODECS_ENCODED:
+        frame = jpeg_family_frame(pixels, syntax)
+        assert SOF.get(syntax, b"\xff\x4f") in frame[:400]   # the process the syntax names (SOF3, SOF1; J2K SOC)
+        return save(encapsulated(ds, syntax, frame), path)
+    return save(in_syntax(ds, syntax), path)
+
+
+def stored_values(path: Path) -> np.ndarray:
+    from gxr.core.dicom import first_frame, read_dataset
+
+    return first_frame(read_dataset(path.read_bytes(), path.name), path.name)
+
+
+@pytest.mark.parametrize("syntax", PYDICOM_ENCODED + IMAGECODECS_ENCODED)
+def test_12_bit_image_decodes_identically_in_every_lossless_syntax(tmp_path, xray12, syntax):
+    import pydicom.uid
+
+    path = written(dicom_dataset(xray12), syntax, tmp_path / f"{syntax}.dcm", xray12)
+    np.testing.assert_array_equal(stored_values(path), xray12)
+    np.testing.assert_array_equal(model_pixels(path), min_max_8bit(xray12))
+    assert decode(path).meta["transfer_syntax"] == getattr(pydicom.uid, syntax).name
+
+
+def test_lossy_syntaxes_decode_to_what_their_codec_gives(tmp_path, xray12):
+    """JPEG Extended 12-bit, JPEG 2000 and near-lossless JPEG-LS: gxr's pixels are the codec's own decode of
+    the embedded stream (imagecodecs), and that decode is close to the original."""
+    import imagecodecs
+    import pydicom.uid
+    from pydicom.encaps import generate_frames
+
+    frame = jpeg_family_frame(xray12, "JPEGExtended12Bit")
+    path = save(encapsulated(dicom_dataset(xray12), "JPEGExtended12Bit", frame), tmp_path / "ext12.dcm")
+    cases = [(path, imagecodecs.jpeg8_decode(frame), 200)]
+    for syntax, options, decoder, bound in [("JPEG2000", {"j2k_cr": [4]}, imagecodecs.jpeg2k_decode, 200),
+                                            ("JPEGLSNearLossless", {"jls_error": 3}, imagecodecs.jpegls_decode, 3)]:
+        ds = dicom_dataset(xray12)
+        ds.compress(getattr(pydicom.uid, syntax), **options)
+        stream = next(generate_frames(ds.PixelData, number_of_frames=1))
+        cases.append((save(ds, tmp_path / f"{syntax}.dcm"), decoder(stream), bound))
+    for path, expected, bound in cases:
+        assert 0 < np.abs(expected.astype(int) - xray12).max() <= bound, path.name   # lossy, and close
+        np.testing.assert_array_equal(stored_values(path), expected)
+        np.testing.assert_array_equal(model_pixels(path), min_max_8bit(expected))
+
+
+def test_8_bit_jpeg_lossless_and_baseline(tmp_path, xray12):
+    import imagecodecs
+
+    gray8 = (xray12 >> 4).astype(np.uint8)
+    lossless = jpeg_family_frame(gray8, "JPEGLossless")
+    path = save(encapsulated(dicom_dataset(gray8, bits_stored=8), "JPEGLossless", lossless), tmp_path / "ll8.dcm")
+    np.testing.assert_array_equal(model_pixels(path), gray8)   # 8-bit data: used as is
+    assert decode(path).meta["scaling"] == "bits_stored"
+    baseline = imagecodecs.jpeg8_encode(gray8, level=85)
+    path = save(encapsulated(dicom_dataset(gray8, bits_stored=8), "JPEGBaseline8Bit", baseline), tmp_path / "b.dcm")
+    np.testing.assert_array_equal(model_pixels(path), imagecodecs.jpeg8_decode(baseline))
+
+
+# --- PALETTE COLOR: LUTs in the file's byte order -----------------------------------------------------------------
+
+@pytest.mark.parametrize("syntax", PYDICOM_ENCODED + ("JPEGLossless",))
+def test_palette_image_decodes_identically_in_every_syntax(tmp_path, xray12, syntax):
+    indices = (xray12 >> 4).astype(np.uint8)
+    ramp = np.arange(256, dtype=np.float64) / 255
+    luts = np.rint(np.stack([ramp, np.sqrt(ramp), 1 - ramp ** 2]) * 65535).astype(np.uint16)
+    luts[:, 1::2] |= 0x00F0   # low bytes unlike the high ones, so a byte swap shows
+    path = written(palette_dataset(indices, luts), syntax, tmp_path / f"palette-{syntax}.dcm", indices)
+    expected = np.rint(luts[:, indices].transpose(1, 2, 0) * 255.0 / 65535).astype(np.uint8)
+    np.testing.assert_array_equal(load_pixels(path, 3, SIZE), expected.transpose(2, 0, 1))
+    assert decode(path).meta["scaling"] == "palette"
+
+
+def test_palette_first_mapped_value_and_8_bit_lut(tmp_path):
+    indices = np.random.default_rng(9).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
+    luts = np.stack([np.arange(100, 228)] * 3).astype(np.uint16)   # 128 8-bit entries from index 100
+    ds = palette_dataset(indices, luts, first_mapped=100)
+    for color in ("Red", "Green", "Blue"):
+        ds[f"{color}PaletteColorLookupTableDescriptor"].value = [128, 100, 8]
+    expected = luts[0][np.clip(indices.astype(int) - 100, 0, 127)]   # below / above the table: first / last
+    got = load_pixels(save(ds, tmp_path / "palette8.dcm"), 3, SIZE)
+    np.testing.assert_array_equal(got, np.stack([expected] * 3).astype(np.uint8))
+
+
+# --- 32-bit RGB, and the pixel limit before decoding ----------------------------------------------------------------
+
+def test_32_bit_rgb_is_mapped_by_its_own_range(tmp_path):
+    rgb = np.random.default_rng(32).integers(2 ** 20, 2 ** 31, (SIZE, SIZE, 3), dtype=np.uint32)
+    ds = dicom_dataset(np.zeros((SIZE, SIZE, 3), np.uint8), "RGB", 8)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+    ds.PixelData = rgb.astype("<u4").tobytes()
+    ds["PixelData"].VR = "OW"
+    path = save(ds, tmp_path / "rgb32.dcm")
+    low, high = int(rgb.min()), int(rgb.max())
+    expected = np.rint((rgb.astype(np.float64) - low) * 255.0 / (high - low)).astype(np.uint8)
+    np.testing.assert_array_equal(load_pixels(path, 3, SIZE), expected.transpose(2, 0, 1))
+    meta = decode(path).meta
+    assert meta["scaling"] == "image_min_max" and meta["image_range"] == [low, high]
+
+
+def test_pixel_limit_applies_before_any_decoder(tmp_path, monkeypatch):
+    import gxr.core.dicom as dicom
+
+    ds = encapsulated(dicom_dataset(np.zeros((SIZE, SIZE), np.uint8), bits_stored=8), "JPEGBaseline8Bit",
+                      bytes.fromhex("ffd8ffd9"))
+    ds.Rows = ds.Columns = 20_000   # 400 million pixels, announced by a few bytes
+    path = save(ds, tmp_path / "bomb.dcm")
+
+    def never(*args):
+        raise AssertionError("a decoder ran")
+
+    monkeypatch.setattr(dicom, "first_frame", never)
+    with pytest.raises(GxrError, match="20000 x 20000 pixels is over gxr's limit") as err:
+        decode(path)
+    assert "bomb.dcm" in str(err.value)
