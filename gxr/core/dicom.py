@@ -81,8 +81,9 @@ def read_dataset(data: bytes, name: str):
         raise GxrError(f"{name}: not a readable DICOM file ({one_line(exc)})") from exc
 
 
-# pydicom plugin labels in gxr's order of preference: the permissive decoders of the `dicom` extra first
-PREFERRED_PLUGINS = ("pylibjpeg", "pyjpegls", "imagecodecs", "pydicom", "pillow")
+# pydicom plugin labels in gxr's order of preference: the `dicom` extra's own first, so JPEG and JPEG-LS never go to
+# pylibjpeg's GPL-3.0 libjpeg plugin when it happens to be installed (pylibjpeg stays first for JPEG 2000 and RLE)
+PREFERRED_PLUGINS = ("pyjpegls", "imagecodecs", "pylibjpeg", "pydicom", "pillow")
 
 
 def choose_plugin(syntax) -> str:

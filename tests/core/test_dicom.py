@@ -446,3 +446,18 @@ def test_pixel_limit_applies_before_any_decoder(tmp_path, monkeypatch):
     with pytest.raises(GxrError, match="20000 x 20000 pixels is over gxr's limit") as err:
         decode(path)
     assert "bomb.dcm" in str(err.value)
+
+
+def test_each_compressed_syntax_goes_to_the_extras_decoder():
+    """JPEG to imagecodecs and JPEG-LS to pyjpegls even where pylibjpeg-libjpeg (GPL-3.0) is also installed."""
+    import pydicom.uid
+
+    from gxr.core.dicom import choose_plugin
+
+    expected = {"JPEGBaseline8Bit": "imagecodecs", "JPEGExtended12Bit": "imagecodecs", "JPEGLossless": "imagecodecs",
+                "JPEGLosslessSV1": "imagecodecs", "JPEGLSLossless": "pyjpegls", "JPEGLSNearLossless": "pyjpegls",
+                "JPEG2000Lossless": "pylibjpeg", "JPEG2000": "pylibjpeg", "HTJ2KLossless": "pylibjpeg",
+                "HTJ2KLosslessRPCL": "pylibjpeg", "HTJ2K": "pylibjpeg"}
+    got = {name: choose_plugin(getattr(pydicom.uid, name)) for name in expected}
+    assert got == expected
+    assert choose_plugin(pydicom.uid.RLELossless) in ("pylibjpeg", "pydicom")   # pylibjpeg-rle when installed
