@@ -230,13 +230,13 @@ def _value_range(values: np.ndarray) -> tuple[float, float]:
     return (int(low), int(high)) if as_int else (float(low), float(high))
 
 
-def palette_to_uint8(arr: np.ndarray, ds) -> np.ndarray:
+def palette_to_uint8(arr: np.ndarray, ds, name: str) -> np.ndarray:
     """PALETTE COLOR indices -> uint8 RGB through the Red/Green/Blue LUTs, read in the file's byte order."""
     if "RedPaletteColorLookupTableData" not in ds:   # segmented LUTs: pydicom reads them correctly
         from pydicom.pixels import apply_color_lut
 
         rgb = apply_color_lut(arr, ds)[..., :3]
-        return to_uint8(rgb, "palette", 8 if rgb.dtype == np.uint8 else 16)[0]
+        return to_uint8(rgb, name, 8 if rgb.dtype == np.uint8 else 16)[0]
     entries, first_mapped, bits = (int(v) for v in ds.RedPaletteColorLookupTableDescriptor)
     entries = entries or 65536
     big_endian = _is_big_endian(ds)
@@ -267,7 +267,7 @@ def _lut_entries(value, entries: int, big_endian: bool) -> np.ndarray:
 def color_to_uint8(arr: np.ndarray, ds, name: str) -> tuple[np.ndarray, dict]:
     """RGB (YBR already converted by pydicom) or PALETTE COLOR -> (uint8 H x W x 3, scaling meta)."""
     if ds.PhotometricInterpretation == "PALETTE COLOR":
-        return palette_to_uint8(arr, ds), {"scaling": "palette"}
+        return palette_to_uint8(arr, ds, name), {"scaling": "palette"}
     if arr.ndim != 3 or arr.shape[-1] != 3:
         raise GxrError(f"{name}: unsupported DICOM Photometric Interpretation {ds.PhotometricInterpretation!r}")
     if arr.dtype.kind in "iu" and int(ds.BitsStored) > 16:
