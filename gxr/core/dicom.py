@@ -5,23 +5,37 @@ Grayscale (MONOCHROME1/2) pixels go through the display pipeline of DICOM PS3.3 
 
 1. stored values -> Modality LUT Sequence, or Rescale Slope/Intercept;
 2. -> the first VOI LUT of the VOI LUT Sequence, else the first Window Center/Width (LINEAR, LINEAR_EXACT
-   or SIGMOID per VOI LUT Function). `apply_voi=False` skips this step (the whole stored range is shown);
-3. -> 8 bits by the output range of the previous step (never the image's own min/max): a VOI LUT's range is
-   0..2**n - 1 with n its LUT Descriptor's bits per entry; a window's, or no VOI at all, is the range that
-   Bits Stored and Pixel Representation allow, passed through step 1 (what pydicom's windowing uses);
+   or SIGMOID per VOI LUT Function). `apply_voi=False` skips this step;
+3. -> 8 bits by the output range of the previous step: a VOI LUT's range is 0..2**n - 1 with n its LUT
+   Descriptor's bits per entry; a window's is the range that Bits Stored and Pixel Representation allow,
+   passed through step 1 (what pydicom's windowing uses). Without a VOI step (none in the file, or
+   `apply_voi=False`) the image's own min..max after step 1 is mapped linearly onto 0..255: the stored range
+   would leave e.g. a nuclear-medicine image (signed 16-bit, values 0..278) one flat gray. min..max, not a
+   percentile range, so no value is clipped and the order of values is kept; a constant image becomes 0.
+   Unsigned data of Bits Stored <= 8 with no modality transform is display-ready and kept as is (0..255,
+   like an 8-bit PNG). The per-image `meta["scaling"]` says which rule ran ("voi_lut", "window",
+   "bits_stored" or "image_min_max", the last with `meta["image_range"]`, the values that became 0 and 255);
 4. MONOCHROME1 (bright = low attenuation) is inverted to MONOCHROME2 (255 - v).
 
-The mapping is pointwise, so it is computed once on every possible stored value (at most 65,536 of them)
-and applied to the image as a uint8 lookup table: no float64 copy of a 4k x 4k radiograph.
-RGB/YBR images are converted to RGB by pydicom and PALETTE COLOR through its palette; both are scaled by
-Bits Stored (or the palette's bits). Multi-frame files: only the first frame is decoded, and a note says so.
+The mapping is pointwise, so for <= 16-bit data it is computed once on every possible stored value (at most
+65,536 of them) and applied to the image as a uint8 lookup table: no float64 copy of a 4k x 4k radiograph.
 
-Compressed transfer syntaxes are decoded with the pylibjpeg plugins when they are installed (the `dicom`
-extra installs them): pip wheels for every platform without system libraries, covering JPEG baseline,
-extended and lossless and JPEG-LS (pylibjpeg-libjpeg, GPL-3.0) and JPEG 2000 / HTJ2K (pylibjpeg-openjpeg,
-MIT); RLE is decoded by pydicom itself. We prefer it to pydicom's Pillow plugin, which lacks lossless JPEG
-and JPEG-LS and has had precision problems with >8-bit JPEG 2000, and to GDCM, a large C++ toolkit for a job
-these small decoders already do. A syntax no installed plugin handles is a one-line error naming it.
+Colour: RGB/YBR images are converted to RGB by pydicom and scaled by Bits Stored ("bits_stored"); 32-bit
+RGB (Bits Stored above 16, which no 8-bit display scale fits) is mapped by its own min..max over all three
+channels together, so the colour balance is kept ("image_min_max"). PALETTE COLOR goes through its Red/
+Green/Blue Palette Color LUTs, read here in the file's byte order (pydicom 3.0's `apply_color_lut` reads
+non-segmented LUT Data in the machine's order, so an Explicit VR Big Endian file got byte-swapped colours;
+segmented LUTs are left to pydicom, which gets them right), and scaled by the LUT's bits ("palette").
+Multi-frame files: only the first frame is decoded, and a note says so.
+
+Rows x Columns is checked against gxr's pixel limit (`check_size`) before any decoder runs.
+
+Decoders, all permissively licensed (the README's "DICOM decoders and licences" table): uncompressed and RLE
+by pydicom itself (MIT); JPEG 2000 and HTJ2K by pylibjpeg-openjpeg (MIT); JPEG-LS by pyjpegls (MIT, CharLS
+BSD-3); JPEG baseline, extended (12-bit) and lossless by imagecodecs (BSD-3, libjpeg-turbo) through the
+plugin in `gxr.core.dicom_jpeg`. pylibjpeg-libjpeg (GPL-3.0) is no longer used; if it is installed anyway,
+PREFERRED_PLUGINS still picks the permissive decoder first. A syntax no installed plugin handles is a
+one-line error naming it.
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gxr.core.errors import GxrError, one_line
+from gxr.core.imagefile import check_size
 from gxr.core.lazy import lazy_import
 from gxr.core.pixeldepth import to_uint8
 
@@ -66,17 +81,31 @@ def read_dataset(data: bytes, name: str):
         raise GxrError(f"{name}: not a readable DICOM file ({one_line(exc)})") from exc
 
 
+# pydicom plugin labels in gxr's order of preference: the `dicom` extra's own first, so JPEG and JPEG-LS never go to
+# pylibjpeg's GPL-3.0 libjpeg plugin when it happens to be installed (pylibjpeg stays first for JPEG 2000 and RLE)
+PREFERRED_PLUGINS = ("pyjpegls", "imagecodecs", "pylibjpeg", "pydicom", "pillow")
+
+
+def choose_plugin(syntax) -> str:
+    """The preferred installed decoding plugin for `syntax`, or "" (let pydicom pick, or say none fits)."""
+    from pydicom.pixels import get_decoder
+
+    from gxr.core import dicom_jpeg
+
+    dicom_jpeg.register()
+    try:
+        available = get_decoder(syntax).available_plugins
+    except NotImplementedError:
+        return ""   # no decoder for this syntax at all: pixel_array says so
+    return next((label for label in PREFERRED_PLUGINS if label in available), "")
+
+
 def first_frame(ds, name: str) -> np.ndarray:
-    """The first frame's stored values, decoded by the pylibjpeg plugins where they handle the syntax."""
-    from pydicom.pixels import get_decoder, pixel_array
+    """The first frame's stored values, decoded by the preferred plugin for its transfer syntax."""
+    from pydicom.pixels import pixel_array
 
     syntax = _syntax(ds)
-    plugin = ""
-    try:
-        if syntax is not None and "pylibjpeg" in get_decoder(syntax).available_plugins:
-            plugin = "pylibjpeg"
-    except NotImplementedError:
-        pass   # no decoder for this syntax at all: pixel_array below says so
+    plugin = choose_plugin(syntax) if syntax is not None and syntax.is_compressed else ""
     try:
         return pixel_array(ds, index=0, decoding_plugin=plugin)
     except Exception as exc:
@@ -93,7 +122,7 @@ def _syntax(ds):
 def _decode_reason(exc: Exception) -> str:
     if isinstance(exc, NotImplementedError) or "missing dependencies" in str(exc) or "no pixel data decoders" in str(
             exc).lower():
-        return "no installed decoder handles it (pip install 'gxr[dicom]' adds pylibjpeg)"
+        return "no installed decoder handles it (pip install 'gxr[dicom]' adds the decoders)"
     return one_line(exc)
 
 
@@ -128,13 +157,10 @@ def voi_kind(ds, apply_voi: bool) -> str | None:
     return None
 
 
-def gray_lut_values(values: np.ndarray, ds, apply_voi: bool) -> np.ndarray:
-    """Stored values -> uint8 as the model sees them (steps 1-4 of the module docstring)."""
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+def voi_to_uint8(out: np.ndarray, ds, kind: str | None, image_range: tuple[float, float]) -> np.ndarray:
+    """Modality-mapped values -> uint8 (steps 2-4 of the module docstring); `image_range` is used without VOI."""
+    from pydicom.pixels import apply_voi_lut
 
-    out = apply_modality_lut(values, ds)
-    low, high = modality_output_range(ds)
-    kind = voi_kind(ds, apply_voi)
     if kind == "lut":
         if out.dtype.kind == "f" and np.all(out == np.rint(out)):
             out = out.astype(np.int64)   # integer input indexes the VOI LUT exactly (pydicom warns on floats)
@@ -142,7 +168,10 @@ def gray_lut_values(values: np.ndarray, ds, apply_voi: bool) -> np.ndarray:
         _widen_8bit_voi_lut(ds)
         out = apply_voi_lut(out, ds, index=0, prefer_lut=True)
     elif kind == "window":
+        low, high = modality_output_range(ds)
         out = apply_voi_lut(out, ds, index=0, prefer_lut=False)
+    else:
+        low, high = image_range
     span = (high - low) or 1.0
     scaled = np.clip(np.rint((out.astype(np.float64) - low) * (255.0 / span)), 0, 255).astype(np.uint8)
     return 255 - scaled if ds.PhotometricInterpretation == "MONOCHROME1" else scaled
@@ -157,25 +186,96 @@ def _widen_8bit_voi_lut(ds) -> None:
         ds.VOILUTSequence[0].LUTDescriptor = [int(descriptor[0]), int(descriptor[1]), 16]
 
 
-def gray_to_uint8(arr: np.ndarray, ds, apply_voi: bool) -> np.ndarray:
-    """Apply the pipeline through a table over every possible stored value when the data is <= 16-bit."""
+def gray_to_uint8(arr: np.ndarray, ds, apply_voi: bool) -> tuple[np.ndarray, dict]:
+    """Grayscale pixels -> (uint8, scaling meta), through a table over every possible stored value when the
+    data is <= 16-bit; 32-bit or float pixel data is computed directly."""
+    from pydicom.pixels import apply_modality_lut
+
+    kind = voi_kind(ds, apply_voi)
     if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 2:
         unsigned = np.dtype(f"u{arr.dtype.itemsize}")
+        index = arr.view(unsigned)
         domain = np.arange(2 ** (8 * arr.dtype.itemsize), dtype=unsigned).view(arr.dtype)
-        return gray_lut_values(domain, ds, apply_voi)[arr.view(unsigned)]
-    return gray_lut_values(arr, ds, apply_voi)   # 32-bit or float pixel data: computed directly
+        values = apply_modality_lut(domain, ds)
+        present = np.zeros(domain.size, bool)
+        present[index] = True
+        image_range = stored_range(ds) if plain_8bit(ds) else _value_range(values[present])
+        pixels = voi_to_uint8(values, ds, kind, image_range)[index]
+    else:
+        values = apply_modality_lut(arr, ds)
+        image_range = _value_range(values)
+        pixels = voi_to_uint8(values, ds, kind, image_range)
+    if kind is not None:
+        return pixels, {"scaling": "voi_lut" if kind == "lut" else "window"}
+    if plain_8bit(ds):
+        return pixels, {"scaling": "bits_stored"}
+    return pixels, {"scaling": "image_min_max", "image_range": list(image_range)}
 
 
-def color_to_uint8(arr: np.ndarray, ds, name: str) -> np.ndarray:
-    """RGB (YBR already converted by pydicom) or PALETTE COLOR -> uint8 H x W x 3."""
-    if ds.PhotometricInterpretation == "PALETTE COLOR":
+def plain_8bit(ds) -> bool:
+    """Unsigned 8-bit data without a modality transform is display-ready: used as is, like an 8-bit PNG."""
+    identity = float(ds.get("RescaleSlope", 1) or 1) == 1 and float(ds.get("RescaleIntercept", 0) or 0) == 0
+    return (int(ds.BitsStored) <= 8 and int(ds.get("PixelRepresentation", 0)) == 0 and identity
+            and not ds.get("ModalityLUTSequence"))
+
+
+def _value_range(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) as plain numbers (int where the values are integers), (0, 0) for no values."""
+    if not values.size:
+        return 0.0, 0.0
+    low, high = values.min(), values.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise GxrError("pixel values are not finite")
+    as_int = values.dtype.kind in "iu" or (low == np.rint(low) and high == np.rint(high))
+    return (int(low), int(high)) if as_int else (float(low), float(high))
+
+
+def palette_to_uint8(arr: np.ndarray, ds, name: str) -> np.ndarray:
+    """PALETTE COLOR indices -> uint8 RGB through the Red/Green/Blue LUTs, read in the file's byte order."""
+    if "RedPaletteColorLookupTableData" not in ds:   # segmented LUTs: pydicom reads them correctly
         from pydicom.pixels import apply_color_lut
 
-        arr = apply_color_lut(arr, ds)[..., :3]
-        return to_uint8(arr, name, 8 if arr.dtype == np.uint8 else 16)[0]
+        rgb = apply_color_lut(arr, ds)[..., :3]
+        return to_uint8(rgb, name, 8 if rgb.dtype == np.uint8 else 16)[0]
+    entries, first_mapped, bits = (int(v) for v in ds.RedPaletteColorLookupTableDescriptor)
+    entries = entries or 65536
+    big_endian = _is_big_endian(ds)
+    luts = [_lut_entries(ds[f"{color}PaletteColorLookupTableData"].value, entries, big_endian)
+            for color in ("Red", "Green", "Blue")]
+    table = np.stack(luts, axis=-1)
+    top = 255 if bits == 8 and int(table.max()) <= 255 else 65535
+    table8 = np.rint(table.astype(np.float64) * (255.0 / top)).astype(np.uint8)
+    return table8[np.clip(arr.astype(np.int64) - first_mapped, 0, len(table8) - 1)]
+
+
+def _is_big_endian(ds) -> bool:
+    syntax = _syntax(ds)
+    if syntax is not None and syntax.is_transfer_syntax:
+        return not syntax.is_little_endian
+    return getattr(ds, "original_encoding", (None, True))[1] is False
+
+
+def _lut_entries(value, entries: int, big_endian: bool) -> np.ndarray:
+    """LUT Data as read by pydicom (raw OW bytes, or a list of US numbers) -> its entries as integers."""
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) == entries:   # 8-bit entries packed one per byte (seen in old files)
+            return np.frombuffer(value, np.uint8)
+        return np.frombuffer(value, ">u2" if big_endian else "<u2")[:entries]
+    return np.asarray(value if not isinstance(value, int) else [value], dtype=np.int64)[:entries]
+
+
+def color_to_uint8(arr: np.ndarray, ds, name: str) -> tuple[np.ndarray, dict]:
+    """RGB (YBR already converted by pydicom) or PALETTE COLOR -> (uint8 H x W x 3, scaling meta)."""
+    if ds.PhotometricInterpretation == "PALETTE COLOR":
+        return palette_to_uint8(arr, ds, name), {"scaling": "palette"}
     if arr.ndim != 3 or arr.shape[-1] != 3:
         raise GxrError(f"{name}: unsupported DICOM Photometric Interpretation {ds.PhotometricInterpretation!r}")
-    return to_uint8(arr, name, int(ds.BitsStored))[0]
+    if arr.dtype.kind in "iu" and int(ds.BitsStored) > 16:
+        low, high = _value_range(arr)
+        span = float(high - low) or 1.0
+        pixels = np.rint((arr.astype(np.float64) - low) * (255.0 / span)).astype(np.uint8)
+        return pixels, {"scaling": "image_min_max", "image_range": [low, high]}
+    return to_uint8(arr, name, int(ds.BitsStored))[0], {"scaling": "bits_stored"}
 
 
 def describe(ds, apply_voi: bool) -> tuple[dict, list[str]]:
@@ -217,6 +317,15 @@ def _spacing(ds) -> list[float] | None:
     return None
 
 
+def check_dimensions(ds, name: str) -> None:
+    """Rows x Columns against gxr's pixel limits, before any decoder runs (a decompression bomb stays packed)."""
+    try:
+        rows, columns = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise GxrError(f"{name}: DICOM file lacks valid Rows / Columns") from exc
+    check_size((columns, rows), name)
+
+
 def decode_dicom(data: bytes, name: str, apply_voi: bool = True) -> DicomPixels:
     """DICOM bytes -> the first frame as uint8, following the module docstring's rules."""
     ds = read_dataset(data, name)
@@ -224,15 +333,17 @@ def decode_dicom(data: bytes, name: str, apply_voi: bool = True) -> DicomPixels:
         raise GxrError(f"{name}: DICOM file has no pixel data (7FE0,0010)")
     if "BitsStored" not in ds or "PhotometricInterpretation" not in ds:
         raise GxrError(f"{name}: DICOM file lacks Bits Stored or Photometric Interpretation")
+    check_dimensions(ds, name)
     arr = first_frame(ds, name)
     try:
         if ds.PhotometricInterpretation in GRAY:
-            pixels = gray_to_uint8(arr, ds, apply_voi)
+            pixels, scaling = gray_to_uint8(arr, ds, apply_voi)
         else:
-            pixels = color_to_uint8(arr, ds, name)
+            pixels, scaling = color_to_uint8(arr, ds, name)
         meta, notes = describe(ds, apply_voi)
-    except GxrError:
-        raise
+    except GxrError as exc:
+        message = str(exc)
+        raise GxrError(message if message.startswith(name) else f"{name}: {message}") from exc
     except Exception as exc:   # damaged LUTs, windows of width 0, odd VRs
         raise GxrError(f"{name}: cannot apply the DICOM pixel transforms ({one_line(exc)})") from exc
-    return DicomPixels(np.ascontiguousarray(pixels), meta, notes)
+    return DicomPixels(np.ascontiguousarray(pixels), {**meta, **scaling}, notes)

@@ -36,3 +36,47 @@ def voi_lut_item(lut: np.ndarray, first_mapped: int = 0, bits: int = 16) -> Data
     item.add_new(0x00283002, "US", [len(lut), first_mapped, bits])
     item.add_new(0x00283006, "US", [int(v) for v in lut])
     return item
+
+
+def palette_dataset(indices: np.ndarray, luts: np.ndarray, first_mapped: int = 0) -> Dataset:
+    """A PALETTE COLOR image: 8-bit `indices` and a (3, entries) uint16 Red/Green/Blue LUT, Data as OW bytes
+    (little-endian here; `native_bytes` rewrites them for a big-endian file)."""
+    ds = dicom_dataset(indices, "MONOCHROME2", 8)
+    ds.PhotometricInterpretation = "PALETTE COLOR"
+    for color, lut in zip(("Red", "Green", "Blue"), luts):
+        ds.add_new(f"{color}PaletteColorLookupTableDescriptor", "US", [len(lut), first_mapped, 16])
+        ds.add_new(f"{color}PaletteColorLookupTableData", "OW", lut.astype("<u2").tobytes())
+    return ds
+
+
+NATIVE = ("ImplicitVRLittleEndian", "ExplicitVRLittleEndian", "ExplicitVRBigEndian",
+          "DeflatedExplicitVRLittleEndian")
+
+
+def in_syntax(ds: Dataset, syntax: str) -> Dataset:
+    """`ds` (uncompressed, little-endian) in `syntax`: a native one by name, or compressed with a pydicom
+    encoder (RLE, JPEG-LS, JPEG 2000). OW data is rewritten in the target byte order, as a big-endian file
+    holds it (pydicom writes OW bytes as they are)."""
+    import pydicom.uid
+
+    uid = getattr(pydicom.uid, syntax)
+    if syntax not in NATIVE:
+        ds.compress(uid)
+        return ds
+    ds.file_meta.TransferSyntaxUID = uid
+    if not uid.is_little_endian:
+        for elem in ds:
+            if elem.VR == "OW" and isinstance(elem.value, bytes):
+                elem.value = np.frombuffer(elem.value, "<u2").astype(">u2").tobytes()
+    return ds
+
+
+def encapsulated(ds: Dataset, syntax: str, frame: bytes) -> Dataset:
+    """`ds` holding one already-encoded frame (e.g. a JPEG stream from imagecodecs) in `syntax`."""
+    import pydicom.uid
+    from pydicom.encaps import encapsulate
+
+    ds.file_meta.TransferSyntaxUID = getattr(pydicom.uid, syntax)
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    return ds
