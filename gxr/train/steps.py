@@ -51,14 +51,30 @@ def keep_frozen_bn_in_eval(model: nn.Module) -> None:
 
 def make_optimizer(recipe: Recipe, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     """Adam, SGD (momentum 0.9) or RMSProp (decay 0.9, momentum 0.9, eps 1.0: the paper's ImageNet recipe)."""
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, weight_decay=recipe.weight_decay)
+    if recipe.optimizer in ("sgd", "nesterov"):
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, nesterov=recipe.optimizer == "nesterov",
+                               weight_decay=recipe.weight_decay)
     if recipe.optimizer == "rmsprop":
         # TF-slim's Inception recipe: decay 0.9, momentum 0.9, epsilon 1.0. Without the momentum, eps = 1.0 (much
         # larger than sqrt of the second moment) makes each step about lr x g: plain SGD ~10x smaller than meant.
         return torch.optim.RMSprop(params, lr=recipe.lr, alpha=0.9, eps=1.0, momentum=0.9,
                                    weight_decay=recipe.weight_decay)
     return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-epoch learning-rate schedule: step decay (x lr_decay every lr_decay_epochs, the paper's), or a linear
+    warm-up over `warmup_epochs` then cosine annealing to 0 at the last epoch."""
+    if recipe.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, recipe.lr_decay_epochs, recipe.lr_decay)
+    warmup, total = recipe.warmup_epochs, recipe.epochs
+
+    def factor(epoch: int) -> float:
+        if epoch < warmup:
+            return (epoch + 1) / (warmup + 1)
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / max(total - warmup, 1)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def make_loss(task: str, label_smoothing: float = 0.0) -> nn.Module:

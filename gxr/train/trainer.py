@@ -101,7 +101,7 @@ class Trainer:
         self.model.to(self.device)
         self.train_model = self.dist.wrap(self.model, self.device)   # DDP under torchrun, else the model
         self.optimizer = steps.make_optimizer(r, [p for p in self.model.parameters() if p.requires_grad])
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, r.lr_decay_epochs, r.lr_decay)
+        self.scheduler = steps.make_scheduler(self.optimizer, r)
         self.loss_fn = steps.make_loss(self.source.task, r.label_smoothing)
         self.eval_loss_fn = steps.make_loss(self.source.task)
         self.transform = DeviceTransform(self.info.norm, r.channels, self.device, r.hflip, r.random_resized_crop)

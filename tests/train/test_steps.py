@@ -84,3 +84,26 @@ def test_rmsprop_is_the_tf_slim_recipe_with_momentum():
         optimizer.step()
         steps.append(float((before - params[0].detach())[0]))
     assert steps[4] > 3 * steps[0] > 0
+
+
+def test_cosine_schedule_warms_up_then_anneals_to_zero_and_modern_recipe_uses_nesterov():
+    from gxr.train.recipes import PretrainRecipe
+    from gxr.train.steps import make_scheduler
+
+    recipe = PretrainRecipe.modern(arch="resnet18", image_size=32, epochs=10, lr=0.1)
+    assert (recipe.optimizer, recipe.schedule, recipe.warmup_epochs) == ("nesterov", "cosine", 2)
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    optimizer = make_optimizer(recipe, params)
+    assert optimizer.param_groups[0]["nesterov"] and optimizer.param_groups[0]["momentum"] == 0.9
+    scheduler = make_scheduler(optimizer, recipe)
+    lrs = []
+    for _ in range(recipe.epochs):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(0.1 / 3) and lrs[1] == pytest.approx(0.2 / 3)      # warm-up: 1/3, 2/3
+    assert lrs[2] == pytest.approx(0.1) and lrs[-1] < 0.01
+    assert lrs[:3] == sorted(lrs[:3]) and lrs[2:] == sorted(lrs[2:], reverse=True)        # up, then down
+    paper = PretrainRecipe.paper(arch="resnet18", image_size=32, epochs=4)
+    steps = make_scheduler(make_optimizer(paper, params), paper)
+    assert isinstance(steps, torch.optim.lr_scheduler.StepLR) and steps.gamma == 0.94 and steps.step_size == 2
