@@ -75,27 +75,9 @@ def expect_cli_error(*args: str, names: str | Path | None, needles: Iterable[str
 def tiny_run(out: Path, data_spec: str, channels: int, labels: list[str], task: str, arch: str = "resnet18",
              size: int = 32, seed: int = 0) -> Path:
     """A random `arch` saved as a gxr run (model.pt with its data record), in-process in about a second."""
-    import torch
+    from gxr.train.untrained import save_untrained_run
 
-    from gxr.core.modelinfo import ModelInfo
-    from gxr.data import open_source
-    from gxr.nets.checkpoint import save_model
-    from gxr.nets.factory import create_model
-
-    torch.manual_seed(seed)
-    model = create_model(arch, channels, len(labels)).eval()
-    for m in model.modules():   # realistic BatchNorm statistics instead of 0/1
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-    source = open_source(data_spec)
-    info = ModelInfo(arch, channels, size, task, labels, list(source.classes))
-    record = {"spec": data_spec, "fingerprint": source.fingerprint,
-              "sizes": {k: len(v) for k, v in source.splits.items()}, "notes": source.notes}
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(out / "model.pt", model, info, recipe={"arch": arch, "channels": channels, "image_size": size,
-                                                       "epochs": 0}, data=record, init_notes=[])
-    return out
+    return save_untrained_run(out, data_spec, channels, labels, task, arch, size, seed)
 
 
 def delong_reference(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
