@@ -52,6 +52,9 @@ def export(
             out_dir, _ = engine_version(model, say)
             console.print(f"wrote {out_dir}/model.plan + model.onnx + manifest.json")
             return
+    from gxr.core.modelinfo import resolve_model_pt
+
+    resolve_model_pt(model)   # a missing checkpoint is refused before torch is imported
     from gxr.export.onnx_export import export_model
 
     out_dir, manifest = export_model(model, repo, options, say)

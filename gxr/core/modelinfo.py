@@ -4,6 +4,7 @@ manifest.json and the runtime. Pure Python + numpy."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,3 +82,14 @@ def predicted_labels(probs: np.ndarray, task: str) -> np.ndarray:
     if task == "multiclass":
         return probs.argmax(axis=1)
     return (probs >= 0.5).astype(np.int64)
+
+
+def resolve_model_pt(path: str | Path) -> Path:
+    """A run directory or a model.pt path -> the model.pt path (torch-free, so commands can refuse a missing
+    checkpoint before importing torch)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if not path.is_file():
+        raise GxrError(f"{path}: model checkpoint not found")
+    return path

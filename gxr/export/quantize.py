@@ -149,7 +149,8 @@ def quantize_int8(fp32_onnx: Path, out_onnx: Path, feeds: list[dict[str, np.ndar
             raise GxrError(f"{fp32_onnx}: INT8 quantization failed ({one_line(exc)})") from exc
 
 
-ENTROPY_BINS = 2048             # histogram bins the entropy (KL) calibrator collects
+ENTROPY_BINS = 512              # histogram bins the entropy (KL) calibrator collects (2048: ~4x slower, 1.5 more
+                                #  tensors clipped per 10 on a ResNet-18; measured 2026-12-02)
 ENTROPY_QUANTIZED_BINS = 128    # quantized bins it compares against (uint8 activations: 256 levels, 128 per side)
 
 

@@ -12,7 +12,10 @@ from torch import nn
 from gxr import __version__
 from gxr.core.errors import GxrError, one_line
 from gxr.core.fileio import atomic_path
-from gxr.core.modelinfo import ModelInfo
+from gxr.core.modelinfo import (
+    ModelInfo,
+    resolve_model_pt,  # noqa: F401  (re-exported: gxr.nets.checkpoint API)
+)
 from gxr.nets.factory import create_model
 
 FORMAT = "gxr.model/1"
@@ -25,16 +28,6 @@ def save_model(path: str | Path, model: nn.Module, info: ModelInfo, **extra: Any
                "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-
-
-def resolve_model_pt(path: str | Path) -> Path:
-    """A run directory or a model.pt path -> the model.pt path."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
-    if not path.is_file():
-        raise GxrError(f"{path}: model checkpoint not found")
-    return path
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
