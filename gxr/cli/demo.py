@@ -94,6 +94,7 @@ def _closing(s) -> str:
             f"{'pre-trained weights' if init else 'scratch'} on {s.train_images} real chest X-rays "
             f"({', '.join(s.labels)}), exported to ONNX and checked against PyTorch. On {s.comparison.images} "
             f"held-out test images the gray model reached mean AUC {m['gray']:.3f} and the color model "
-            f"{m['color']:.3f} (the Holm-adjusted DeLong p-values above say whether a label's difference is more than "
-            f"chance), and the gray model ran at {ms['gray']:.2f} ms/image against {ms['color']:.2f} for color "
+            f"{m['color']:.3f}. The DeLong p-values above cover the choice of test images only: one training run per "
+            "model cannot say which stem is better (`gxr study grayscale` asks that with seeds and bootstrap CIs). "
+            f"The gray model ran at {ms['gray']:.2f} ms/image against {ms['color']:.2f} for color "
             "(ONNX Runtime, batch 1).")
