@@ -49,7 +49,7 @@ def model_identity(path: Path) -> tuple[str, str, str]:
     return f"{manifest.name}/{manifest.version}", source, precision
 
 
-class TestScores:
+class CellScores:
     """Each cell's Scores on the test split (the first `limit` images), for its AUC and its AUC delta."""
 
     def __init__(self, data: str | None, limit: int):
@@ -100,7 +100,7 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
     from gxr.bench.latency import timings_json
     from gxr.core.provenance import machine_info
 
-    cells, timings, monitor, scores = [], [], NoiseMonitor(noise_rule), TestScores(data, auc_limit)
+    cells, timings, monitor, scores = [], [], NoiseMonitor(noise_rule), CellScores(data, auc_limit)
     for path in models:
         name, source, graph = model_identity(path)
         for backend in backends:

@@ -51,9 +51,9 @@ def speedup_table(rows) -> Table:
     return table
 
 
-def fmt(v: float | None, digits: int = 4) -> str:
-    """A number for a table: fixed digits, "n/a" for None / NaN."""
-    return "n/a" if v is None or v != v else f"{v:.{digits}f}"
+def fmt(v: float | None, digits: int = 4, sign: bool = False) -> str:
+    """A number for a table: fixed digits (with its sign when `sign`), "n/a" for None / NaN."""
+    return "n/a" if v is None or v != v else f"{v:{'+' if sign else ''}.{digits}f}"
 
 
 def fmt_p(v: float | None) -> str:
@@ -237,18 +237,14 @@ def epoch_line(row: dict[str, Any]) -> str:
             f"{row['seconds']:.0f}s)")
 
 
-def _fmt_spec(v: float | None, spec: str) -> str:
-    return "n/a" if v is None else format(v, spec)
-
-
 def matrix_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="precision / backend matrix: p50 ms/image, speed-up vs FP32 ONNX Runtime, test AUC delta")
     for col in ("model", "graph", "backend", "runs as", "batch", "p50", "p90", "speed-up", "mean AUC", "AUC delta"):
         table.add_column(col, justify="left" if col in ("model", "graph", "backend", "runs as") else "right")
     for r in rows:
-        speed = _fmt_spec(r["speedup_vs_fp32_ort"], ".2f") + ("x" if r["speedup_vs_fp32_ort"] else "")
+        speed = fmt(r["speedup_vs_fp32_ort"], 2) + ("x" if r["speedup_vs_fp32_ort"] else "")
         table.add_row(r["model"], r["graph"], r["backend"], r["provider"], str(r["batch"]), f"{r['p50_ms']:.2f}",
-                      f"{r['p90_ms']:.2f}", speed, _fmt_spec(r["mean_auc"], ".4f"), _fmt_spec(r["auc_delta"], "+.4f"))
+                      f"{r['p90_ms']:.2f}", speed, fmt(r["mean_auc"]), fmt(r["auc_delta"], sign=True))
     return table
 
 
@@ -257,10 +253,10 @@ def matrix_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| model | graph | backend | runs as | batch | p50 ms/img | p90 ms/img | speed-up vs FP32 ORT | "
              "mean test AUC | AUC delta |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        speed = _fmt_spec(r["speedup_vs_fp32_ort"], ".2f") + ("x" if r["speedup_vs_fp32_ort"] else "")
+        speed = fmt(r["speedup_vs_fp32_ort"], 2) + ("x" if r["speedup_vs_fp32_ort"] else "")
         lines.append(f"| {r['model']} | {r['graph']} | {r['backend']} | {r['provider']} | {r['batch']} | "
-                     f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {speed} | {_fmt_spec(r['mean_auc'], '.4f')} | "
-                     f"{_fmt_spec(r['auc_delta'], '+.4f')} |")
+                     f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {speed} | {fmt(r['mean_auc'])} | "
+                     f"{fmt(r['auc_delta'], sign=True)} |")
     return "\n".join(lines) + "\n"
 
 

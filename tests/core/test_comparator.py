@@ -4,7 +4,6 @@ printed number is in their JSON."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 
@@ -167,8 +166,8 @@ def test_tensor_and_auc_parity_and_the_gate():
                                                   delong_comparison(a, b).mean_auc_a)
     assert result.auc.left_out == ["Hernia"] and set(result.auc.per_label_delta) == set(a.labels)
     check_auc_gate(auc_parity(a, a), 0.0, "same")                       # no drop: passes
-    worse = Scores(a.logits[:, ::1] * 0 + np.random.default_rng(0).normal(size=a.logits.shape).astype(np.float32),
-                   a.targets, a.labels, a.task, a.image_ids, "noise")
+    worse = Scores(np.random.default_rng(0).normal(size=a.logits.shape).astype(np.float32), a.targets, a.labels,
+                   a.task, a.image_ids, "noise")
     with pytest.raises(GxrError, match="mean AUC drops .* more than the tolerance 0.005; nothing written"):
         check_auc_gate(auc_parity(a, worse), 0.005, "model.onnx: int8 export")
     few = a.rows(np.arange(12))
@@ -279,9 +278,7 @@ def test_every_number_in_a_rendered_parity_table_is_in_its_json():
         assert any(printed_as(token, v) or f"{v:.4g}" == token for v in numbers), token
 
 
-def test_every_pair_of_labels_and_seeds_is_used_once_in_the_bootstrap():
-    # the bootstrap resamples images, never labels or seeds: with one image id order, each seed pair is used as is
+def test_bootstrap_refuses_pairs_scored_on_other_images():
     pairs = [saturated_scores(s) for s in range(2)]
     with pytest.raises(GxrError, match="same test images"):
         bootstrap_difference([pairs[0], (pairs[0][0], pairs[1][1].rows(np.arange(5)))])
-    assert list(itertools.chain(*[[p[0].source, p[1].source] for p in pairs])) == ["a", "b", "a", "b"]
