@@ -56,6 +56,7 @@ class Model:
         self.provenance = provenance if provenance is not None else (manifest.source if manifest is not None else {})
         self.decoder = DecodePool(default_decode_workers() if decode_workers is None else decode_workers)
         self._infer_lock = threading.Lock()
+        self.recommendation = None   # the gxr optimize recommendation this model was loaded by, if any
 
     @property
     def labels(self) -> list[str]:
@@ -204,15 +205,36 @@ def _as_list(images) -> list:
 
 
 def load(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None,
-         torch_options=None, decode_workers: int | None = None) -> Model:
+         torch_options=None, decode_workers: int | None = None, recommended: bool = True) -> Model:
     """Load a model for inference (see the module docstring for what `path` may be). `torch_options`
     (gxr.backends.torch_runner.TorchOptions) tune the torch backend: precision, channels-last, CUDA graphs,
     uint8 input. `decode_workers`: threads decoding images ahead of inference (default: one per core, at
-    most 4; 0 decodes in the calling thread)."""
-    model = _load(Path(path), backend, device, threads, torch_options)
+    most 4; 0 decodes in the calling thread).
+
+    A model name folder (models/<name>) that `gxr optimize` gave a recommendation is loaded as recommended:
+    that version, backend, thread count and batch size (`threads`, if given, overrides the thread count), unless
+    a `backend` is given or `recommended=False` (then: the newest version). `Model.recommendation` says which."""
+    path = Path(path)
+    rec = _recommendation_for(path) if recommended and backend == "auto" else None
+    if rec is not None:
+        model = _load(path / str(rec.version), rec.backend, device, rec.threads if threads is None else threads,
+                      torch_options)
+        model.batch_size = max(1, min(rec.batch, model.batch_size))
+        model.recommendation = rec
+    else:
+        model = _load(path, backend, device, threads, torch_options)
     if decode_workers is not None:
         model.decoder = DecodePool(decode_workers)
     return model
+
+
+def _recommendation_for(path: Path):
+    """The recommendation of a model name folder (not of a version or a file), or None."""
+    from gxr.core.recommended import read_recommendation
+
+    if not path.is_dir() or (path / MANIFEST).is_file():
+        return None
+    return read_recommendation(path)
 
 
 def _load(path: Path, backend: str, device: str, threads: int | None, torch_options) -> Model:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gxr import __version__
-from gxr.cli import bench, convert, data, demo, export, models, predict, review, study, train
+from gxr.cli import bench, convert, data, demo, export, models, optimize, predict, review, study, train
 
 
 def _flags_show_no_value() -> None:
@@ -35,6 +35,7 @@ review.register(bench.app)
 app.add_typer(bench.app, name="bench")
 app.command("convert")(convert.convert)
 app.command("export")(export.export)
+app.command("optimize")(optimize.optimize)
 app.command("predict")(predict.predict)
 app.command("models")(models.models)
 app.command("demo")(demo.demo)

@@ -29,14 +29,20 @@ def models(
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"models in {repo}")
-    for col in ("name", "version", "precision", "ch", "input", "size", "parity", "backends"):
+    for col in ("name", "version", "precision", "ch", "input", "size", "parity", "backends", "recommended"):
         table.add_column(col, justify="right" if col in ("version", "ch", "size") else "left")
     for r in rows:
+        recommended = escape(r.get("recommended") or "")
         if r.get("problem"):
-            table.add_row(r["name"], str(r["version"]), "", "", "", "", "", f"[red]{escape(r['problem'])}[/]")
+            table.add_row(r["name"], str(r["version"]), "", "", "", "", "", f"[red]{escape(r['problem'])}[/]",
+                          recommended)
             continue
         table.add_row(r["name"], str(r["version"]), r["precision"], str(r["channels"]), escape(r["input"]),
-                      _size(r["bytes"]), r["parity"], escape(", ".join(r["backends"]) or "none installed"))
+                      _size(r["bytes"]), r["parity"], escape(", ".join(r["backends"]) or "none installed"),
+                      f"[green]{recommended}[/]" if recommended else "")
     console.print(table)
+    if any(r.get("recommended") for r in rows):
+        console.print("recommended: what `gxr optimize` measured fastest within its AUC tolerance; gxr.load and "
+                      "gxr predict of models/NAME use it unless given a backend")
     if not rows:
         console.print(f"no model versions in {repo} yet (create one with gxr export)")

@@ -9,6 +9,7 @@ from typing import Any
 from gxr.core.errors import GxrError
 from gxr.core.lazy import available
 from gxr.core.manifest import Manifest
+from gxr.core.recommended import read_recommendation
 from gxr.core.repository import MANIFEST, resolve_model_dir
 
 
@@ -73,7 +74,21 @@ def entry_row(version_dir: Path) -> dict[str, Any]:
                    parity=parity_summary(manifest), backends=serving_backends(version_dir, manifest), problem=None)
     except (GxrError, KeyError, TypeError, AttributeError) as exc:
         row["problem"] = str(exc) if isinstance(exc, GxrError) else f"incomplete manifest ({exc!r})"
+    row["recommended"] = recommended_here(version_dir)
     return row
+
+
+def recommended_here(version_dir: Path) -> str | None:
+    """How `gxr optimize` recommends running this version (None when it recommends another or none); a broken
+    recommendation file says so instead of stopping the listing."""
+    try:
+        rec = read_recommendation(version_dir.parent)
+    except GxrError as exc:
+        return f"unreadable: {exc}"
+    if rec is None or rec.version != int(version_dir.name):
+        return None
+    threads = f"{rec.threads} threads" if rec.threads else "default threads"
+    return f"{rec.backend}, {threads}, batch {rec.batch} ({rec.objective})"
 
 
 def list_repository(repo: Path) -> list[dict[str, Any]]:
