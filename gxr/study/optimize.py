@@ -26,7 +26,7 @@ from gxr.core.repository import published_versions, resolve_model_dir
 
 OBJECTIVES = ("latency", "throughput")
 DEFAULT_BACKENDS = ("onnxruntime", "openvino", "openvino:bf16")
-DEFAULT_MIN_AGREEMENT = 0.98
+DEFAULT_MIN_AGREEMENT = 0.95   # at most 1 test decision in 20 may change
 
 
 @dataclass(frozen=True)
