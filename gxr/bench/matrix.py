@@ -146,15 +146,26 @@ def matrix_rows(cells: list[Cell], timings: list[Timing]) -> list[dict[str, Any]
     return rows
 
 
+def machine_with_backends() -> dict[str, Any]:
+    """machine_info() plus the OpenVINO version (None when it is not installed)."""
+    from importlib import metadata
+
+    from gxr.core.provenance import machine_info
+
+    machine = machine_info()
+    try:
+        machine["openvino"] = metadata.version("openvino")
+    except metadata.PackageNotFoundError:
+        machine["openvino"] = None
+    return machine
+
+
 def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], warmup: int, iters: int,
                threads: int | None, data: str | None, auc_limit: int, on_step: Callable[[str], None] | None = None,
                noise_rule: NoiseRule = NoiseRule()) -> dict[str, Any]:
     """Time every (model, backend) cell in its own block (watched by the noise monitor), then score it on the
     test split; rows + warnings + raw timings."""
-    from importlib import metadata
-
     from gxr.bench.latency import timings_json
-    from gxr.core.provenance import machine_info
 
     specs = []
     for path in models:
@@ -169,11 +180,7 @@ def run_matrix(models: list[Path], backends: list[str], batch_sizes: list[int], 
         from gxr.core.errors import GxrError
 
         raise GxrError(f"{failed[0].path}: cannot run under {failed[0].backend}: {failed[0].problem}")
-    machine = machine_info()
-    try:
-        machine["openvino"] = metadata.version("openvino")
-    except metadata.PackageNotFoundError:
-        machine["openvino"] = None
+    machine = machine_with_backends()
     return {"kind": "latency-matrix", "machine": machine,
             "settings": {"models": [str(m) for m in models], "backends": backends, "batch_sizes": batch_sizes,
                          "warmup": warmup, "iters": iters, "threads": threads, "auc_images_max": auc_limit,

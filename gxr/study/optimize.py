@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gxr.bench.latency import Timing, timings_json
-from gxr.bench.matrix import REFERENCE_BACKEND, Cell, CellScores, CellSpec, measure_cells
+from gxr.bench.matrix import REFERENCE_BACKEND, Cell, CellScores, CellSpec, machine_with_backends, measure_cells
 from gxr.bench.noise import NoiseMonitor, NoiseRule
 from gxr.core.errors import GxrError, one_line
 from gxr.core.manifest import BatchRange, Manifest
@@ -332,8 +332,6 @@ def run_optimize(model: Path, options: OptimizeOptions = OptimizeOptions(), repo
                  on_step: Callable[[str], None] | None = None) -> OptimizeResult:
     """Build the candidates, measure every cell, gate, choose, and record the winner in the repository.
     `on_step` hears one step per candidate built and per (cell, batch) timed."""
-    from gxr.core.provenance import machine_info
-
     start = time.perf_counter()
     options = options.validate()
     source = resolve_source(model, options)
@@ -353,7 +351,7 @@ def run_optimize(model: Path, options: OptimizeOptions = OptimizeOptions(), repo
     rows = rows_of(cells, timings, candidates, options, model_dir)
     mark_pareto(rows, options)
     winner = choose(rows, options)
-    machine = machine_info()
+    machine = machine_with_backends()
     rec = recommendation_of(winner, options, machine, report) if winner else None
     if rec is not None:
         write_recommendation(model_dir, rec)
