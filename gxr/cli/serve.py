@@ -1,0 +1,69 @@
+"""`gxr serve [REPO]`: the Open Inference Protocol (KServe v2) over HTTP and gRPC, with dynamic batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from gxr.cli.common import console, err_console, handle_errors
+
+
+@handle_errors
+def serve(
+    repo: Path = typer.Argument(Path("models"), help="Model repository root (models/<name>/<version>/...)"),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback unless --allow-remote)"),
+    http_port: int = typer.Option(8000, "--http-port", help="HTTP/REST port (0: any free port)"),
+    grpc_port: int = typer.Option(8001, "--grpc-port", help="gRPC port (0: any free port, -1: no gRPC)"),
+    models: str | None = typer.Option(None, "--models", help="Serve only these model names (NAME,...)"),
+    versions: str = typer.Option("all", "--versions", help="Version policy: all | latest | latest:N | 1,3"),
+    backend: str = typer.Option("auto", help="auto | onnxruntime | openvino[:bf16|fp16]"),
+    threads: int | None = typer.Option(None, "--threads", help="Runner threads per model version"),
+    decode_workers: int | None = typer.Option(None, "--decode-workers",
+                                              help="Threads decoding encoded images per model version"),
+    max_batch: int = typer.Option(32, "--max-batch", help="Dynamic batching: most images per batch"),
+    max_queue_delay_ms: float = typer.Option(2.0, "--max-queue-delay-ms",
+                                             help="Dynamic batching: longest wait for more requests"),
+    no_batching: bool = typer.Option(False, "--no-batching", help="Run each request alone, one at a time"),
+    max_request_mb: float = typer.Option(64.0, "--max-request-mb", help="Largest request body (413 beyond)"),
+    timeout_s: float = typer.Option(30.0, "--timeout-s", help="Per-request time limit (504 / DEADLINE_EXCEEDED)"),
+    token_file: Path | None = typer.Option(None, "--token-file",
+                                           help="Require 'Authorization: Bearer <first line of this file>'"),
+    allow_remote: bool = typer.Option(False, "--allow-remote",
+                                      help="Allow a non-loopback --host (plain HTTP/gRPC: use a TLS proxy)"),
+) -> None:
+    """Serve every model version of REPO over the Open Inference Protocol until SIGTERM / Ctrl-C (then drain)."""
+    from gxr.core.errors import GxrError
+    from gxr.serve.batcher import BatchPolicy
+    from gxr.serve.models import LoadOptions
+    from gxr.serve.server import ServeOptions
+    from gxr.serve.server import serve as run_server
+    from gxr.serve.service import Limits
+
+    if max_request_mb <= 0 or timeout_s <= 0:
+        raise GxrError("--max-request-mb and --timeout-s must be > 0")
+    options = ServeOptions(
+        repo=repo, host=host, http_port=http_port, grpc_port=grpc_port,
+        models=[m.strip() for m in models.split(",") if m.strip()] if models else None, versions=versions,
+        load=LoadOptions(backend=backend, threads=threads, decode_workers=decode_workers,
+                         batching=BatchPolicy(not no_batching, max_batch, max_queue_delay_ms / 1000)),
+        limits=Limits(int(max_request_mb * 1024 * 1024), timeout_s), token_file=token_file,
+        allow_remote=allow_remote)
+    run_server(options, on_ready=_announce, progress=lambda what: err_console.print(f"loading {escape(what)}"))
+    err_console.print("drained; stopped")
+
+
+def _announce(info) -> None:
+    table = Table(title="gxr serve")
+    table.add_column("model/version")
+    table.add_column("state")
+    for entry in info.ready:
+        table.add_row(escape(entry), "[green]READY[/]")
+    for entry in info.failed:
+        name, _, reason = entry.partition(": ")
+        table.add_row(escape(name), f"[red]UNAVAILABLE[/]: {escape(reason)}")
+    console.print(table)
+    grpc = f" grpc {info.grpc_address}" if info.grpc_address else ""
+    print(f"serving {info.http_url}{grpc}", flush=True)   # one plain line scripts and tests wait for
