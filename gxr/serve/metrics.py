@@ -4,7 +4,8 @@
 - gxr_request_seconds{model,version,protocol}: time from parsed request to answer;
 - gxr_queue_seconds{model,version}: time a request waited in the batch queue;
 - gxr_infer_seconds{model,version}: runner time per batch; gxr_batch_size{model,version}: images per batch;
-- gxr_images_total{model,version}; process_resident_memory_bytes and the rest of the process collector."""
+- gxr_images_total{model,version}; gxr_requests_in_flight (accepted, not yet answered);
+- process_resident_memory_bytes and the rest of prometheus_client's process collector."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ TIME_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 
 class ServeMetrics:
     def __init__(self):
-        from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
@@ -33,6 +34,8 @@ class ServeMetrics:
         self.batch_size = Histogram("gxr_batch_size", "Images per batch run", mv, buckets=BATCH_BUCKETS,
                                     registry=r)
         self.images = Counter("gxr_images", "Images inferred", mv, registry=r)
+        self.in_flight = Gauge("gxr_requests_in_flight", "Inference requests accepted and not yet answered",
+                               registry=r)
 
     def observer(self, model: str, version: int) -> BatchMetrics:
         labels = {"model": model, "version": str(version)}

@@ -81,7 +81,8 @@ class ServedRepository:
                 try:
                     table[name][v] = ServedModel.load(root / name / str(v), name, v, options, observer)
                 except Exception as exc:   # one version failing to load must not stop the others
-                    table[name][v] = LoadFailure(name, v, one_line(exc, 300))
+                    reason = one_line(str(exc).replace(f"{root}/", ""), 300)   # no server paths to clients
+                    table[name][v] = LoadFailure(name, v, reason)
         if not any(isinstance(s, ServedModel) for vs in table.values() for s in vs.values()):
             failures = [s for vs in table.values() for s in vs.values()]
             why = f": {failures[0].name}/{failures[0].version}: {failures[0].reason}" if failures else ""

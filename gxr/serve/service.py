@@ -66,6 +66,7 @@ class Service:
     def infer(self, request: InferRequest, protocol: str, deadline: float) -> InferResponse:
         """Run one request on its model version; metrics either way; every failure a one-line ServeError."""
         start = time.monotonic()
+        self.metrics.in_flight.inc()
         try:
             served = self.repo.get(request.model, request.version)
             response = served.infer(request, deadline)
@@ -74,6 +75,8 @@ class Service:
             self.metrics.request(request.model, request.version, protocol, time.monotonic() - start,
                                  str(error.http_status))
             raise error from None
+        finally:
+            self.metrics.in_flight.dec()
         self.metrics.request(request.model, response.version, protocol, time.monotonic() - start)
         return response
 
