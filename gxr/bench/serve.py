@@ -582,12 +582,13 @@ def inprocess_rates(model_path: Path, images: list[np.ndarray], options: ServeBe
     import gxr
 
     model = gxr.load(model_path, backend=options.backend, threads=options.threads)
+    images = [p[0] if p.shape[0] == 1 else p.transpose(1, 2, 0) for p in images]   # predict takes H x W (x C)
     try:
         sizes = sorted({min(b, model.batch_size) for b in options.batch_sizes})
         rates = []
         for k, batch in enumerate(sizes):
             chunks = [[images[(i + j) % len(images)] for j in range(batch)] for i in range(0, len(images), batch)]
-            _timed_predict(model, chunks, batch, 1.0)
+            _timed_predict(model, chunks, batch, min(1.0, options.inprocess_s))   # warm-up
             with monitor.block(f"in-process predict b{batch}"):
                 done, seconds = _timed_predict(model, chunks, batch, options.inprocess_s)
             rates.append(InProcessRate(batch, done, seconds, done / seconds))
