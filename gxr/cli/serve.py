@@ -33,6 +33,9 @@ def serve(
                                            help="Require 'Authorization: Bearer <first line of this file>'"),
     allow_remote: bool = typer.Option(False, "--allow-remote",
                                       help="Allow a non-loopback --host (plain HTTP/gRPC: use a TLS proxy)"),
+    ray: bool = typer.Option(False, "--ray", help="Serve on a local Ray Serve instance instead (REST only, Ray's "
+                             "batching; pip install 'gxr[ray]')"),
+    replicas: int = typer.Option(1, "--replicas", help="--ray: replicas of the model deployment"),
 ) -> None:
     """Serve every model version of REPO over the Open Inference Protocol until SIGTERM / Ctrl-C (then drain)."""
     from gxr.core.errors import GxrError
@@ -51,7 +54,12 @@ def serve(
                          batching=BatchPolicy(not no_batching, max_batch, max_queue_delay_ms / 1000)),
         limits=Limits(int(max_request_mb * 1024 * 1024), timeout_s), token_file=token_file,
         allow_remote=allow_remote)
-    run_server(options, on_ready=_announce, progress=lambda what: err_console.print(f"loading {escape(what)}"))
+    if ray:
+        from gxr.serve.ray_serve import serve_on_ray
+
+        serve_on_ray(options, replicas, on_ready=_announce)
+    else:
+        run_server(options, on_ready=_announce, progress=lambda what: err_console.print(f"loading {escape(what)}"))
     err_console.print("drained; stopped")
 
 
