@@ -5,7 +5,6 @@ sends and reads) or in typed `contents`."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,7 +24,7 @@ from gxr.serve.protocol import (
     tensor_from_values,
 )
 from gxr.serve.rest import EXTENSIONS
-from gxr.serve.service import Service, as_serve_error
+from gxr.serve.service import Service, as_serve_error, refused
 
 CONTENTS_FIELD = {"BOOL": "bool_contents", "UINT8": "uint_contents", "UINT16": "uint_contents",
                   "UINT32": "uint_contents", "UINT64": "uint64_contents", "INT8": "int_contents",
@@ -106,7 +105,7 @@ def build_server(service: Service, host: str, port: int, workers: int = 64):
 def _servicer(service: Service, pb, pb_grpc, grpc):
     repo = service.repo
 
-    def guarded(fn, open_endpoint: bool = False):
+    def guarded(fn, open_endpoint: bool = False, counted: bool = False):
         def method(self, request, context):
             try:
                 if not open_endpoint:
@@ -114,7 +113,8 @@ def _servicer(service: Service, pb, pb_grpc, grpc):
                     service.authorize(metadata.get("authorization"))
                 return fn(request, context)
             except Exception as exc:
-                error = as_serve_error(exc)
+                error = refused(service, exc, request.model_name, request.model_version, "grpc") if counted else (
+                    as_serve_error(exc))
                 context.abort(getattr(grpc.StatusCode, error.grpc_code), str(error))
         return method
 
@@ -151,19 +151,12 @@ def _servicer(service: Service, pb, pb_grpc, grpc):
                                                   if not request.ready or s.state == "READY"])
 
     def infer(request, context):
-        start = time.monotonic()
         remaining = context.time_remaining()
         deadline = service.deadline(remaining if remaining is not None and remaining < 1e9 else None)
-        try:
-            parsed = request_from_proto(request)
-        except GxrError as exc:
-            service.metrics.request(request.model_name[:64], request.model_version[:16], "grpc",
-                                    time.monotonic() - start, str(as_serve_error(exc).http_status))
-            raise
-        return response_to_proto(service.infer(parsed, "grpc", deadline), pb)
+        return response_to_proto(service.infer(request_from_proto(request), "grpc", deadline), pb)
 
     methods = {"ServerLive": guarded(live, True), "ServerReady": guarded(ready, True),
                "ModelReady": guarded(model_ready), "ServerMetadata": guarded(server_metadata),
                "ModelMetadata": guarded(model_metadata), "RepositoryIndex": guarded(index),
-               "ModelInfer": guarded(infer)}
+               "ModelInfer": guarded(infer, counted=True)}
     return type("GxrInferenceService", (pb_grpc.GRPCInferenceServiceServicer,), methods)()

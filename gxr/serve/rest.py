@@ -6,6 +6,7 @@ POST /v2/models/{name}[/versions/{v}]/infer; POST /v2/repository/index; GET /met
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -18,6 +19,7 @@ from gxr import __version__
 from gxr.core.errors import one_line
 from gxr.serve.protocol import (
     BadRequest,
+    DeadlineExceeded,
     InferRequest,
     InferResponse,
     NotFound,
@@ -31,7 +33,7 @@ from gxr.serve.protocol import (
     tensor_from_buffer,
     tensor_from_values,
 )
-from gxr.serve.service import Service, as_serve_error
+from gxr.serve.service import Service, as_serve_error, refused
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
@@ -183,13 +185,16 @@ def _error(error: ServeError, status: int | None = None):
     return _json({"error": str(error)}, status or error.http_status)
 
 
-def guarded(handler):
-    """Token check and one-line JSON errors around an endpoint."""
+def guarded(handler, counted: bool = False):
+    """Token check and one-line JSON errors around an endpoint (`counted`: failures go to the metrics)."""
     async def endpoint(self, request):
         try:
             self.service.authorize(request.headers.get("authorization"))
             return await handler(self, request)
         except Exception as exc:
+            if counted:
+                params = request.path_params
+                return _error(refused(self.service, exc, params.get("name", ""), params.get("version", ""), "http"))
             return _error(as_serve_error(exc))
     return endpoint
 
@@ -234,12 +239,11 @@ class _Rest:
         self.repo.get(name, version)
         return _json({"name": name, "ready": True})
 
-    @guarded
+    @functools.partial(guarded, counted=True)
     async def infer(self, request):
         import anyio
 
         name, version = _ids(request)
-        start = time.monotonic()
         limit = self.service.limits.max_request_bytes
         body = decompress(await _body(request, limit), request.headers.get("content-encoding"), limit)
         deadline = self.service.deadline()
@@ -251,9 +255,6 @@ class _Rest:
                     self._infer_sync, body, request.headers.get(HEADER_LENGTH.lower()), name, version, deadline,
                     limiter=self._limiter, abandon_on_cancel=True)
         except TimeoutError:
-            from gxr.serve.protocol import DeadlineExceeded
-
-            self.service.metrics.request(name, version, "http", time.monotonic() - start, "504")
             raise DeadlineExceeded("the request timed out") from None
         from starlette.responses import Response
 
@@ -263,11 +264,7 @@ class _Rest:
 
     def _infer_sync(self, body: bytes, header_length: str | None, name: str, version: str,
                     deadline: float) -> tuple[bytes, int | None]:
-        try:
-            request, binary = parse_infer(body, header_length, name, version)
-        except ServeError as exc:
-            self.service.metrics.request(name, version, "http", 0.0, str(exc.http_status))
-            raise
+        request, binary = parse_infer(body, header_length, name, version)
         return encode_response(self.service.infer(request, "http", deadline), binary)
 
 

@@ -28,6 +28,15 @@ class InternalError(ServeError):
     http_status, grpc_code = 500, "INTERNAL"
 
 
+def refused(service: Service, exc: BaseException, model: str, version: str, protocol: str) -> ServeError:
+    """A failure as a ServeError, counted once in the metrics (if Service.infer has not counted it yet)."""
+    error = as_serve_error(exc)
+    if not getattr(error, "recorded", False):
+        service.record(model, version, protocol, 0.0, str(error.http_status))
+        error.recorded = True
+    return error
+
+
 @dataclass(frozen=True)
 class Limits:
     max_request_bytes: int = 64 * MIB
@@ -67,18 +76,29 @@ class Service:
         """Run one request on its model version; metrics either way; every failure a one-line ServeError."""
         start = time.monotonic()
         self.metrics.in_flight.inc()
+        served = None
         try:
             served = self.repo.get(request.model, request.version)
             response = served.infer(request, deadline)
         except Exception as exc:
             error = as_serve_error(exc)
-            self.metrics.request(request.model, request.version, protocol, time.monotonic() - start,
-                                 str(error.http_status))
+            version = str(served.version) if served is not None else request.version
+            self.record(request.model, version, protocol, time.monotonic() - start, str(error.http_status))
+            error.recorded = True
             raise error from None
         finally:
             self.metrics.in_flight.dec()
-        self.metrics.request(request.model, response.version, protocol, time.monotonic() - start)
+        self.record(request.model, response.version, protocol, time.monotonic() - start)
         return response
+
+    def record(self, model: str, version: str, protocol: str, seconds: float, code: str = "") -> None:
+        """Metrics for one request; names and versions not served become "-" (clients cannot add label sets)."""
+        versions = self.repo.table.get(model)
+        if versions is None:
+            model, version = "-", "-"
+        elif not (version.isdigit() and int(version) in versions):
+            version = "-"
+        self.metrics.request(model, version, protocol, seconds, code)
 
 
 def as_serve_error(exc: BaseException) -> ServeError:
