@@ -59,11 +59,44 @@ def serve(
 
         serve_on_ray(options, replicas, on_ready=_announce)
     else:
-        run_server(options, on_ready=_announce, progress=lambda what: err_console.print(f"loading {escape(what)}"))
+        with _loading_bar() as progress:
+            run_server(options, on_ready=lambda info: _announce(info, progress), progress=progress)
     err_console.print("drained; stopped")
 
 
-def _announce(info) -> None:
+class _loading_bar:
+    """A progress bar over the versions being loaded (on a terminal; pipes and logs get none), gone once serving."""
+
+    def __init__(self):
+        self.bar = self.task = None
+
+    def __enter__(self):
+        if err_console.is_terminal:
+            from gxr.core.progress import make_progress
+
+            self.bar = make_progress(err_console)
+            self.bar.start()
+        return self
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("loading", total=total, status="")
+        self.bar.update(self.task, completed=done, status=escape(what))
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _announce(info, progress: _loading_bar | None = None) -> None:
+    if progress is not None:
+        progress.stop()
     table = Table(title="gxr serve")
     table.add_column("model/version")
     table.add_column("state")

@@ -5,6 +5,7 @@ sends and reads) or in typed `contents`."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -83,6 +84,7 @@ def response_to_proto(response: InferResponse, pb):
 
 def build_server(service: Service, host: str, port: int, workers: int = 64):
     """A started-not grpc.Server bound to host:port -> (server, bound port); a port in use is a GxrError."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")   # gRPC core's own log lines: our errors say it in one line
     import grpc
     from tritonclient.grpc import service_pb2 as pb
     from tritonclient.grpc import service_pb2_grpc as pb_grpc
@@ -95,15 +97,14 @@ def build_server(service: Service, host: str, port: int, workers: int = 64):
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise GxrError(f"{address}: cannot listen for gRPC (port in use?): {exc}") from None
+    except RuntimeError:
+        bound = 0
     if not bound:
-        raise GxrError(f"{address}: cannot listen for gRPC (port in use?)")
+        raise GxrError(f"{host}:{port}: cannot listen for gRPC (address in use or not available)")
     return server, bound
 
 
 def _servicer(service: Service, pb, pb_grpc, grpc):
-    repo = service.repo
 
     def guarded(fn, open_endpoint: bool = False, counted: bool = False):
         def method(self, request, context):
@@ -122,11 +123,11 @@ def _servicer(service: Service, pb, pb_grpc, grpc):
         return pb.ServerLiveResponse(live=True)
 
     def ready(request, context):
-        return pb.ServerReadyResponse(ready=repo.ready())
+        return pb.ServerReadyResponse(ready=service.repo.ready())
 
     def model_ready(request, context):
         try:
-            repo.get(request.name, request.version)
+            service.repo.get(request.name, request.version)
         except GxrError as exc:
             if as_serve_error(exc).grpc_code == "UNAVAILABLE":
                 return pb.ModelReadyResponse(ready=False)
@@ -137,8 +138,8 @@ def _servicer(service: Service, pb, pb_grpc, grpc):
         return pb.ServerMetadataResponse(name="gxr", version=__version__, extensions=EXTENSIONS)
 
     def model_metadata(request, context):
-        served = repo.get(request.name, request.version)
-        meta = served.metadata(repo.ready_versions(request.name))
+        served = service.repo.get(request.name, request.version)
+        meta = served.metadata(service.repo.ready_versions(request.name))
         tm = pb.ModelMetadataResponse.TensorMetadata
         return pb.ModelMetadataResponse(
             name=meta.name, versions=meta.versions, platform=meta.platform,
@@ -147,7 +148,7 @@ def _servicer(service: Service, pb, pb_grpc, grpc):
 
     def index(request, context):
         entry = pb.RepositoryIndexResponse.ModelIndex
-        return pb.RepositoryIndexResponse(models=[entry(**s.to_dict()) for s in repo.index()
+        return pb.RepositoryIndexResponse(models=[entry(**s.to_dict()) for s in service.repo.index()
                                                   if not request.ready or s.state == "READY"])
 
     def infer(request, context):

@@ -55,6 +55,7 @@ class LoadFailure:
 
 
 Observe = Callable[[str, int], object]
+Progress = Callable[[int, int, str], None]   # (versions loaded, versions to load, the one loading now)
 
 
 class ServedRepository:
@@ -67,22 +68,26 @@ class ServedRepository:
     @classmethod
     def load(cls, root: Path, options: LoadOptions, models: list[str] | None = None,
              policy: VersionPolicy = VersionPolicy(), observer_for: Observe | None = None,
-             progress: Callable[[str], None] = lambda _: None) -> ServedRepository:
+             progress: Progress = lambda done, total, what: None) -> ServedRepository:
         """Load the chosen models; one-line GxrError when there is nothing to serve at all."""
         root = Path(root)
         if not root.is_dir():
             raise GxrError(f"{root}: model repository not found")
         table: dict[str, dict[int, ServedModel | LoadFailure]] = {}
-        for name, versions in _chosen(root, models, policy).items():
+        chosen = _chosen(root, models, policy)
+        total, done = sum(len(vs) for vs in chosen.values()), 0
+        for name, versions in chosen.items():
             table[name] = {}
             for v in versions:
-                progress(f"{name}/{v}")
+                progress(done, total, f"{name}/{v}")
+                done += 1
                 observer = observer_for(name, v) if observer_for else None
                 try:
                     table[name][v] = ServedModel.load(root / name / str(v), name, v, options, observer)
                 except Exception as exc:   # one version failing to load must not stop the others
                     reason = one_line(str(exc).replace(f"{root}/", ""), 300)   # no server paths to clients
                     table[name][v] = LoadFailure(name, v, reason)
+        progress(total, total, "")
         if not any(isinstance(s, ServedModel) for vs in table.values() for s in vs.values()):
             failures = [s for vs in table.values() for s in vs.values()]
             why = f": {failures[0].name}/{failures[0].version}: {failures[0].reason}" if failures else ""

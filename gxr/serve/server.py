@@ -19,7 +19,7 @@ from pathlib import Path
 from gxr.core.errors import GxrError
 from gxr.serve.metrics import ServeMetrics
 from gxr.serve.models import LoadOptions
-from gxr.serve.repository import ServedRepository, VersionPolicy
+from gxr.serve.repository import Progress, ServedRepository, VersionPolicy
 from gxr.serve.service import Limits, Service, read_token
 
 BACKLOG = 2048
@@ -75,7 +75,7 @@ def bind_http(host: str, port: int) -> socket.socket:
 
 
 class GxrServer:
-    def __init__(self, options: ServeOptions, progress: Callable[[str], None] = lambda _: None):
+    def __init__(self, options: ServeOptions, progress: Progress = lambda done, total, what: None):
         self.options, self.progress = options, progress
         self.metrics = ServeMetrics()
         self.repo: ServedRepository | None = None
@@ -92,15 +92,17 @@ class GxrServer:
         policy = VersionPolicy.parse(o.versions)
         self._sock = bind_http(o.host, o.http_port)
         try:
-            self.repo = ServedRepository.load(o.repo, o.load, o.models, policy, self.metrics.observer, self.progress)
-            service = Service(self.repo, self.metrics, token, o.limits)
+            service = Service(None, self.metrics, token, o.limits)   # the repository comes after both binds
             grpc_address = None
             if o.grpc_port >= 0:
                 from gxr.serve.grpc_server import build_server
 
                 self._grpc, port = build_server(service, o.host, o.grpc_port, o.grpc_workers)
-                self._grpc.start()
                 grpc_address = f"{o.host}:{port}"
+            self.repo = service.repo = ServedRepository.load(o.repo, o.load, o.models, policy,
+                                                              self.metrics.observer, self.progress)
+            if self._grpc is not None:
+                self._grpc.start()
             self._uvicorn = _make_uvicorn(service, self._drain)
         except BaseException:
             self.close()
@@ -137,7 +139,7 @@ class GxrServer:
 
     def close(self) -> None:
         if self._grpc is not None:
-            stopped = getattr(self, "_grpc_stopped", None) or self._grpc.stop(grace=0)
+            stopped = getattr(self, "_grpc_stopped", None) or self._grpc.stop(grace=0)   # harmless if never started
             stopped.wait()
             self._grpc = None
         if self.repo is not None:
@@ -178,7 +180,7 @@ def _make_uvicorn(service: Service, on_exit: Callable[[], None]):
 
 
 def serve(options: ServeOptions, on_ready: Callable[[ServerInfo], None],
-          progress: Callable[[str], None] = lambda _: None) -> None:
+          progress: Progress = lambda done, total, what: None) -> None:
     """Start, tell `on_ready`, serve until SIGTERM/SIGINT, drain."""
     server = GxrServer(options, progress)
     info = server.start()

@@ -57,7 +57,7 @@ def read_token(path: Path | None) -> str | None:
 
 
 class Service:
-    def __init__(self, repo: ServedRepository, metrics: ServeMetrics, token: str | None, limits: Limits):
+    def __init__(self, repo: ServedRepository | None, metrics: ServeMetrics, token: str | None, limits: Limits):
         self.repo, self.metrics, self.token, self.limits = repo, metrics, token, limits
 
     def authorize(self, authorization: str | None) -> None:
