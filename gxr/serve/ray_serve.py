@@ -238,12 +238,13 @@ def serve_on_ray(options: ServeOptions, replicas: int, on_ready: Callable[[Serve
     check_host(options.host, options.allow_remote)
     cpus = cpus or os.cpu_count() or 1
     stop = stop or threading.Event()
-    previous = _on_signals(stop)
     start_ray(cpus)
+    previous: dict = {}
     try:
         from ray import serve
 
         handle = deploy(options, replicas, cpus)
+        previous = _on_signals(stop)    # after ray.init, which installs its own SIGTERM handler
         index = handle.index.remote().result()
         on_ready(ServerInfo(f"http://{options.host}:{options.http_port}", None,
                             [f"{s['name']}/{s['version']}" for s in index if s["state"] == "READY"],
