@@ -147,9 +147,16 @@ class ServeBenchResult:
         best = self.best_inprocess
         return {"kind": "serve-bench", "target": self.target, "model": self.model, "version": self.version,
                 "options": self.options, "machine": self.machine,
-                "runs": [{**asdict(r), "ratio_to_inprocess_best": self.ratio(r)} for r in self.runs],
+                "runs": [{**asdict(r), "ratio_to_inprocess_best": self.ratio(r),
+                          "rss_growth_after_1000_mb": rss_growth(r.rss_points)} for r in self.runs],
                 "inprocess": [asdict(r) for r in self.inprocess],
                 "inprocess_best": asdict(best) if best else None, "noise": self.noise, "warnings": self.warnings}
+
+
+def rss_growth(points: Sequence[tuple[int, float]], settled: int = 1000) -> float | None:
+    """Server RSS growth (MiB) from the first sample after `settled` answered requests to the last sample."""
+    later = [mb for n, mb in points if n >= settled]
+    return later[-1] - later[0] if len(later) >= 2 else None
 
 
 # ---- loopback only --------------------------------------------------------------------------------------------

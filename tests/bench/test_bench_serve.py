@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gxr.bench.serve import batch_histogram, check_url, is_loopback, parse_metrics
+from gxr.bench.serve import batch_histogram, check_url, is_loopback, parse_metrics, rss_growth
 from gxr.core.errors import GxrError
 from tests.helpers import expect_cli_error, run_gxr
 
@@ -47,6 +47,11 @@ def test_metrics_are_read_with_prometheus_clients_own_parser():
     counts, mean = batch_histogram(before, after)
     assert counts == {"2.0": 1, "4.0": 2, "8.0": 1}
     assert mean == pytest.approx((2 + 4 + 4 + 7) / 4)
+
+
+def test_rss_growth_counts_from_the_first_sample_after_1000_requests():
+    assert rss_growth([(0, 100.0), (400, 130.0), (1200, 140.0), (6000, 141.5), (10000, 142.0)]) == 2.0
+    assert rss_growth([(0, 100.0), (900, 150.0)]) is None
 
 
 def _run(tmp_path, repo, *args):
