@@ -35,6 +35,12 @@ APP_NAME = "gxr"
 INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 MODEL = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready)?")
 REPLICA_HEADER = "x-gxr-replica"      # which replica answered (tests and load balancing checks read it)
+BATCH_HEADER = "x-gxr-ray-batch"      # images in the Ray batch that carried the request
+
+
+class _RayBatchRows(np.ndarray):
+    """A request's rows of a Ray batch's logits, knowing how many images that batch held."""
+    batch_images = 0
 
 
 class _RayBatchBridge:
@@ -47,7 +53,9 @@ class _RayBatchBridge:
     def submit(self, pixels: np.ndarray, deadline: float | None = None) -> Future:
         if self.replica.closing:
             raise Unavailable("the server is shutting down")
-        return asyncio.run_coroutine_threadsafe(self.replica.batched((self.served, pixels)), self.replica.loop)
+        future = asyncio.run_coroutine_threadsafe(self.replica.batched((self.served, pixels)), self.replica.loop)
+        self.replica.local.future = future     # the request thread reads its batch size from it afterwards
+        return future
 
     def close(self) -> None:
         return None
@@ -76,6 +84,7 @@ class OipReplica:
                                    batch_wait_timeout_s=options.load.batching.max_queue_delay_s,
                                    batch_size_fn=_images)(self._run_batch)
         self.pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="gxr-ray-request")
+        self.local = threading.local()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
         for served in self.repo.served():
@@ -96,7 +105,8 @@ class OipReplica:
             offset = 0
             for k in ks:
                 n = len(items[k][1])
-                out[k], offset = logits[offset:offset + n], offset + n
+                out[k], offset = logits[offset:offset + n].view(_RayBatchRows), offset + n
+                out[k].batch_images = len(pixels)
         return out
 
     def index(self) -> list[dict[str, str]]:
@@ -152,13 +162,20 @@ class OipReplica:
         if len(body) > limit:
             raise TooLarge(f"request body is over the {limit}-byte limit")
         parsed, binary = parse_infer(body, request.headers.get(HEADER_LENGTH.lower()), name, version)
-        deadline = self.service.deadline()
-        response = await asyncio.get_running_loop().run_in_executor(
-            self.pool, self.service.infer, parsed, "ray", deadline)
+        response, batch = await asyncio.get_running_loop().run_in_executor(
+            self.pool, self._infer_sync, parsed, self.service.deadline())
         payload, header_length = encode_response(response, binary)
         headers = {HEADER_LENGTH: str(header_length)} if header_length is not None else {}
+        headers[BATCH_HEADER] = str(batch)
         return self._response(payload, 200, headers, "application/octet-stream" if header_length is not None
                               else "application/json")
+
+    def _infer_sync(self, parsed, deadline: float) -> tuple[Any, int]:
+        """In a request thread: the answer, and how many images the Ray batch that carried it held."""
+        self.local.future = None
+        response = self.service.infer(parsed, "ray", deadline)
+        future = self.local.future
+        return response, getattr(future.result(), "batch_images", 0) if future is not None else 0
 
     def _json(self, doc: Any, status: int = 200):
         return self._response(json.dumps(doc).encode(), status, {}, "application/json")
@@ -239,12 +256,11 @@ def serve_on_ray(options: ServeOptions, replicas: int, on_ready: Callable[[Serve
     cpus = cpus or os.cpu_count() or 1
     stop = stop or threading.Event()
     start_ray(cpus)
-    previous: dict = {}
+    previous = _on_signals(stop)    # after ray.init, which installs its own SIGTERM handler; before the proxy is up
     try:
         from ray import serve
 
         handle = deploy(options, replicas, cpus)
-        previous = _on_signals(stop)    # after ray.init, which installs its own SIGTERM handler
         index = handle.index.remote().result()
         on_ready(ServerInfo(f"http://{options.host}:{options.http_port}", None,
                             [f"{s['name']}/{s['version']}" for s in index if s["state"] == "READY"],

@@ -54,15 +54,16 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float =
     raise RuntimeError(f"{url} not ready after {timeout} s: {log.read_text(errors='replace')[-2000:]}")
 
 
-def _infer(url: str, model: str, body: dict) -> tuple[list[float], str]:
-    """One OIP v2 JSON infer request: the probabilities and the replica that answered (Ray only)."""
+def _infer(url: str, model: str, body: dict) -> tuple[list[float], str, int]:
+    """One OIP v2 JSON infer request: the probabilities, the replica that answered and the images in its Ray batch
+    (Ray only)."""
     request = urllib.request.Request(f"{url}/v2/models/{model}/infer", data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         doc = json.loads(response.read())
-        replica = response.headers.get("x-gxr-replica", "")
+        replica, batch = response.headers.get("x-gxr-replica", ""), int(response.headers.get("x-gxr-ray-batch", 0))
     out = next(o for o in doc["outputs"] if o["name"] == "probabilities")
-    return out["data"], replica
+    return out["data"], replica, batch
 
 
 def _requests(spec: str) -> list[dict]:
@@ -99,7 +100,7 @@ def check(repo: Path, model: str, spec: str, out: Path) -> None:
     servers = {"gxr": _start(str(repo), "--models", model, "--http-port", str(ports["gxr"]), "--grpc-port", "-1",
                              log=logs / "gxr.log"),
                "ray": _start(str(repo), "--models", model, "--ray", "--replicas", "2", "--max-batch", "8",
-                             "--http-port", str(ports["ray"]), log=logs / "ray.log")}
+                             "--max-queue-delay-ms", "50", "--http-port", str(ports["ray"]), log=logs / "ray.log")}
     urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
     result: dict = {}
     try:
@@ -120,8 +121,8 @@ def check(repo: Path, model: str, spec: str, out: Path) -> None:
                                 for k in urls}
         with ThreadPoolExecutor(8) as pool:   # a burst: Ray routes it over both replicas and batches it
             burst = list(pool.map(lambda k: _infer(urls["ray"], model, bodies[k % len(bodies)]), range(24)))
-        result["burst"] = [{"body": k % len(bodies), "probabilities": p, "replica": r} for k, (p, r) in
-                           enumerate(burst)]
+        result["burst"] = [{"body": k % len(bodies), "probabilities": p, "replica": r, "batch": b}
+                           for k, (p, r, b) in enumerate(burst)]
     except RuntimeError as exc:
         result["error"] = str(exc)
     finally:
@@ -165,6 +166,7 @@ def test_two_ray_replicas_answer_exactly_as_gxr_serve(tmp_path, exported, pneumo
     assert ray_answers == gxr_answers       # one request at a time: the same batches, bit for bit the same numbers
     replicas = {b["replica"] for b in result["burst"]}
     assert len(replicas) == 2, replicas     # both replicas answered
+    assert max(b["batch"] for b in result["burst"]) > 3   # Ray's @serve.batch put several requests in one batch
     for b in result["burst"]:                # batched with other requests by Ray: the same within float rounding
         assert np.max(np.abs(np.subtract(b["probabilities"], gxr_answers[b["body"]]))) <= 1e-6
 
