@@ -53,7 +53,9 @@ class _RayBatchBridge:
     def submit(self, pixels: np.ndarray, deadline: float | None = None) -> Future:
         if self.replica.closing:
             raise Unavailable("the server is shutting down")
-        future = asyncio.run_coroutine_threadsafe(self.replica.batched((self.served, pixels)), self.replica.loop)
+        item = (self.served, pixels)
+        work = self.replica.batched(item) if len(pixels) <= self.replica.max_batch else self.replica.run_alone(item)
+        future = asyncio.run_coroutine_threadsafe(work, self.replica.loop)
         self.replica.local.future = future     # the request thread reads its batch size from it afterwards
         return future
 
@@ -79,7 +81,7 @@ class OipReplica:
         load = replace(options.load, batching=BatchPolicy(False, options.load.batching.max_batch, 0.0))
         self.repo = ServedRepository.load(options.repo, load, options.models, VersionPolicy.parse(options.versions))
         self.service = Service(self.repo, ServeMetrics(), read_token(options.token_file), options.limits)
-        self.max_batch = max(options.load.batching.max_batch, max(s.max_request_batch for s in self.repo.served()))
+        self.max_batch = options.load.batching.max_batch
         self.batched = serve.batch(max_batch_size=self.max_batch,
                                    batch_wait_timeout_s=options.load.batching.max_queue_delay_s,
                                    batch_size_fn=_images)(self._run_batch)
@@ -108,6 +110,10 @@ class OipReplica:
                 out[k], offset = logits[offset:offset + n].view(_RayBatchRows), offset + n
                 out[k].batch_images = len(pixels)
         return out
+
+    async def run_alone(self, item: tuple) -> np.ndarray:
+        """A request of more than `max_batch` images: one runner call of its own (Ray's batcher refuses it)."""
+        return (await self._run_batch([item]))[0]
 
     def index(self) -> list[dict[str, str]]:
         return [s.to_dict() for s in self.repo.index()]

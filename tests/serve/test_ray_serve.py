@@ -67,14 +67,14 @@ def _infer(url: str, model: str, body: dict) -> tuple[list[float], str, int]:
 
 
 def _requests(spec: str) -> list[dict]:
-    """Real PneumoniaMNIST test images as JSON uint8 tensors, 1 and 3 per request."""
+    """Real PneumoniaMNIST test images as JSON uint8 tensors, 1, 3 and 12 per request."""
     from gxr.core.preprocess import to_model_pixels
     from gxr.data import open_source
 
     split = open_source(spec).split("test")
-    pixels = [to_model_pixels(split.images.open(i), 1, 32) for i in range(8)]
+    pixels = [to_model_pixels(split.images.open(i), 1, 32) for i in range(12)]
     bodies = []
-    for start, n in ((0, 1), (1, 3), (4, 1), (5, 3)):
+    for start, n in ((0, 1), (1, 3), (4, 1), (5, 3), (0, 12)):   # 12 > --max-batch 8: a runner call of its own
         batch = np.stack(pixels[start:start + n])
         bodies.append({"inputs": [{"name": "pixels", "datatype": "UINT8", "shape": list(batch.shape),
                                    "data": batch.reshape(-1).tolist()}]})
@@ -162,11 +162,13 @@ def test_two_ray_replicas_answer_exactly_as_gxr_serve(tmp_path, exported, pneumo
     assert "error" not in result, result["error"]
     assert result["gxr_exit"] == 0 and result["ray_exit"] == 0, result["ray_log_tail"]
     gxr_answers, ray_answers = result["sequential"]["gxr"], result["sequential"]["ray"]
-    assert [len(a) for a in gxr_answers] == [1, 3, 1, 3, 4]
+    assert [len(a) for a in gxr_answers] == [1, 3, 1, 3, 12, 4]
     assert ray_answers == gxr_answers       # one request at a time: the same batches, bit for bit the same numbers
     replicas = {b["replica"] for b in result["burst"]}
     assert len(replicas) == 2, replicas     # both replicas answered
-    assert max(b["batch"] for b in result["burst"]) > 3   # Ray's @serve.batch put several requests in one batch
+    small = [b["batch"] for b in result["burst"] if len(gxr_answers[b["body"]]) <= 8]
+    assert 3 < max(small) <= 8, small       # Ray's @serve.batch put several requests in one batch, at most --max-batch
+    assert {b["batch"] for b in result["burst"] if len(gxr_answers[b["body"]]) > 8} == {12}   # run on their own
     for b in result["burst"]:                # batched with other requests by Ray: the same within float rounding
         assert np.max(np.abs(np.subtract(b["probabilities"], gxr_answers[b["body"]]))) <= 1e-6
 
