@@ -79,3 +79,34 @@ def _grpc_dict(message) -> dict:
     from google.protobuf.json_format import MessageToDict
 
     return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def test_json_tensors_and_typed_grpc_contents_give_the_same_answers(server, exported):
+    """The protocol's other encodings: JSON data over REST and typed `contents` over gRPC (tritonclient sends
+    binary data and raw_input_contents)."""
+    import json
+
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    from tests.serve.conftest import post
+
+    pixels = np.random.default_rng(3).integers(0, 256, (3, 1, 32, 32), dtype=np.uint8)
+    expected = gxr.load(exported["gray"]).predict(list(pixels[:, 0]))
+    body = json.dumps({"id": "r1", "inputs": [{"name": "pixels", "datatype": "UINT8", "shape": [3, 1, 32, 32],
+                                              "data": pixels.tolist()}]}).encode()
+    status, _, payload = post(server.http_url, "/v2/models/gray/versions/1/infer", body)
+    answer = json.loads(payload)
+    assert status == 200 and answer["id"] == "r1" and answer["model_version"] == "1"
+    probs = {o["name"]: o for o in answer["outputs"]}["probabilities"]
+    assert probs["shape"] == [3, 1] and np.max(np.abs(np.array(probs["data"]) - expected[:, 0])) <= 1e-6
+
+    request = service_pb2.ModelInferRequest(model_name="gray")
+    tensor = request.inputs.add(name="pixels", datatype="UINT8", shape=[3, 1, 32, 32])
+    tensor.contents.uint_contents.extend(pixels.reshape(-1).tolist())
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        reply = stub.ModelInfer(request, metadata=[("authorization", f"Bearer {TOKEN}")])
+    names = [o.name for o in reply.outputs]
+    got = np.frombuffer(reply.raw_output_contents[names.index("probabilities")], np.float64)
+    assert np.max(np.abs(got - expected[:, 0])) <= 1e-6
