@@ -146,6 +146,13 @@ def _servicer(service: Service, pb, pb_grpc, grpc):
             inputs=[tm(name=t.name, datatype=t.datatype, shape=t.shape) for t in meta.inputs],
             outputs=[tm(name=t.name, datatype=t.datatype, shape=t.shape) for t in meta.outputs])
 
+    def model_config(request, context):
+        from google.protobuf.json_format import ParseDict
+        from tritonclient.grpc import model_config_pb2
+
+        config = service.repo.get(request.name, request.version).config()
+        return pb.ModelConfigResponse(config=ParseDict(config, model_config_pb2.ModelConfig()))
+
     def index(request, context):
         entry = pb.RepositoryIndexResponse.ModelIndex
         return pb.RepositoryIndexResponse(models=[entry(**s.to_dict()) for s in service.repo.index()
@@ -158,6 +165,7 @@ def _servicer(service: Service, pb, pb_grpc, grpc):
 
     methods = {"ServerLive": guarded(live, True), "ServerReady": guarded(ready, True),
                "ModelReady": guarded(model_ready), "ServerMetadata": guarded(server_metadata),
-               "ModelMetadata": guarded(model_metadata), "RepositoryIndex": guarded(index),
+               "ModelMetadata": guarded(model_metadata), "ModelConfig": guarded(model_config),
+               "RepositoryIndex": guarded(index),
                "ModelInfer": guarded(infer, counted=True)}
     return type("GxrInferenceService", (pb_grpc.GRPCInferenceServiceServicer,), methods)()

@@ -94,6 +94,21 @@ class ServedModel:
         return ModelMetadata(self.name, versions or [str(self.version)], self.platform, self.inputs(),
                              self.outputs())
 
+    def config(self) -> dict:
+        """This version as Triton's model configuration (its JSON form), for clients that ask for it (dims exclude
+        the batch axis; `images` is one encoded file per batch row)."""
+        types = {"UINT8": "TYPE_UINT8", "FP32": "TYPE_FP32", "FP64": "TYPE_FP64", "BYTES": "TYPE_STRING"}
+
+        def tensors(metas: list[TensorMetadata]) -> list[dict]:
+            return [{"name": t.name, "data_type": types[t.datatype], "dims": t.shape[1:] or [1]} for t in metas]
+
+        policy = self.batcher.policy
+        config = {"name": self.name, "platform": self.platform, "max_batch_size": self.max_request_batch,
+                  "input": tensors(self.inputs()), "output": tensors(self.outputs())}
+        if policy.enabled:
+            config["dynamic_batching"] = {"max_queue_delay_microseconds": int(policy.max_queue_delay_s * 1e6)}
+        return config
+
     @property
     def platform(self) -> str:
         return "onnxruntime_onnx" if self.model.backend == "onnxruntime" else self.model.backend

@@ -1,7 +1,7 @@
 """The Open Inference Protocol over HTTP/REST: a Starlette app (served by uvicorn) with JSON tensors and Triton's
 binary tensor data extension (`Inference-Header-Content-Length`), as `tritonclient.http` sends and reads them.
 
-Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/{name}[/versions/{v}][/ready];
+Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/{name}[/versions/{v}][/ready|/config];
 POST /v2/models/{name}[/versions/{v}]/infer; POST /v2/repository/index; GET /metrics."""
 
 from __future__ import annotations
@@ -167,6 +167,8 @@ def create_app(service: Service):
         Route("/v2/repository/index", rest.index, methods=["POST"]),
         Route("/v2/models/{name}", rest.model_metadata, methods=["GET"]),
         Route("/v2/models/{name}/versions/{version}", rest.model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/config", rest.model_config, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}/config", rest.model_config, methods=["GET"]),
         Route("/v2/models/{name}/ready", rest.model_ready, methods=["GET"]),
         Route("/v2/models/{name}/versions/{version}/ready", rest.model_ready, methods=["GET"]),
         Route("/v2/models/{name}/infer", rest.infer, methods=["POST"]),
@@ -232,6 +234,11 @@ class _Rest:
         name, version = _ids(request)
         served = self.repo.get(name, version)
         return _json(served.metadata(self.repo.ready_versions(name)).to_dict())
+
+    @guarded
+    async def model_config(self, request):
+        name, version = _ids(request)
+        return _json(self.repo.get(name, version).config())
 
     @guarded
     async def model_ready(self, request):

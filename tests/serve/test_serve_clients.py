@@ -54,12 +54,17 @@ def test_triton_clients_get_the_probabilities_of_predict(server, exported, xray_
 
 def test_triton_clients_read_metadata_and_the_failed_version(server):
     for module, client, headers in _clients(server):
-        meta = client.get_model_metadata("gray", headers=headers)
-        meta = meta if isinstance(meta, dict) else _grpc_dict(meta)
+        as_json = {"as_json": True} if module is tritongrpc else {}   # gRPC answers protobuf messages otherwise
+        meta = client.get_model_metadata("gray", headers=headers, **as_json)
         assert meta["versions"] == ["1"] and meta["platform"] == "onnxruntime_onnx"
         assert [(t["name"], t["datatype"], [int(d) for d in t["shape"]]) for t in meta["inputs"]] == [
             ("pixels", "UINT8", [-1, 1, 32, 32]), ("images", "BYTES", [-1])]
         assert [t["name"] for t in meta["outputs"]] == ["logits", "probabilities", "errors"]
+        config = client.get_model_config("gray", headers=headers, **as_json)
+        config = config if "config" not in config else config["config"]   # gRPC wraps it
+        assert config["max_batch_size"] == 32 and config["input"][0]["data_type"] == "TYPE_UINT8"
+        assert [int(d) for d in config["input"][0]["dims"]] == [1, 32, 32]
+        assert "max_queue_delay_microseconds" in config["dynamic_batching"]
         assert client.is_model_ready("gray", "1", headers=headers)
         assert not client.is_model_ready("gray", "2", headers=headers)
         index = client.get_model_repository_index(headers=headers)
