@@ -52,7 +52,7 @@ class DynamicBatcher:
         self.run, self.policy, self.observer = run, policy, observer or NoObserver()
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
-        self._closed = False
+        self._closed = self._flushing = False
         self._thread = threading.Thread(target=self._loop, name=f"gxr-batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -66,10 +66,16 @@ class DynamicBatcher:
             self._cond.notify()
         return item.future
 
+    def flush(self) -> None:
+        """Stop waiting for more requests from now on (a drain): what is queued runs at once."""
+        with self._cond:
+            self._flushing = True
+            self._cond.notify_all()
+
     def close(self) -> None:
         """Run what is queued, then stop the worker."""
         with self._cond:
-            self._closed = True
+            self._closed = self._flushing = True
             self._cond.notify_all()
         self._thread.join()
 
@@ -99,7 +105,7 @@ class DynamicBatcher:
                     size += len(batch[-1].pixels)
                     continue
                 left = flush_at - time.monotonic()
-                if left <= 0 or self._closed:
+                if left <= 0 or self._flushing:
                     break
                 self._cond.wait(left)
             return batch

@@ -132,8 +132,10 @@ class ServedRepository:
         return [s for vs in self.table.values() for s in vs.values() if isinstance(s, ServedModel)]
 
     def drain(self) -> None:
-        """Stop reporting ready (load balancers stop sending) before the front ends stop."""
+        """Stop reporting ready (load balancers stop sending) and run queued batches without waiting for more."""
         self._closed.set()
+        for served in self.served():
+            served.batcher.flush()
 
     def close(self) -> None:
         self.drain()

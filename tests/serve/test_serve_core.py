@@ -149,3 +149,19 @@ def test_version_policies():
     for bad in ("latest:0", "newest", "1,x", ""):
         with pytest.raises(GxrError, match="--versions"):
             VersionPolicy.parse(bad)
+
+
+def test_a_drain_runs_queued_requests_without_waiting_for_more():
+    run = _GatedRun()
+    run.release.set()
+    batcher = DynamicBatcher(run, BatchPolicy(True, max_batch=32, max_queue_delay_s=60.0))
+    futures = [batcher.submit(r) for r in _requests([1, 2])]
+    time.sleep(0.05)
+    assert not any(f.done() for f in futures)        # waiting for more, up to 60 s
+    start = time.monotonic()
+    batcher.flush()
+    assert [len(f.result(5)) for f in futures] == [1, 2] and time.monotonic() - start < 2
+    later = batcher.submit(_requests([1])[0])        # after a drain began, nothing waits any more
+    assert len(later.result(5)) == 1
+    batcher.close()
+    assert run.sizes == [3, 1]
