@@ -256,6 +256,8 @@ def serve_on_ray(options: ServeOptions, replicas: int, on_ready: Callable[[Serve
     then shut Serve down (replicas finish the requests they hold) and Ray."""
     if replicas < 1:
         raise GxrError(f"--replicas {replicas}: must be >= 1")
+    if options.http_port <= 0:
+        raise GxrError(f"--http-port {options.http_port}: give a fixed port with --ray (Ray Serve picks no free port)")
     if not Path(options.repo).is_dir():
         raise GxrError(f"{options.repo}: model repository not found")
     check_host(options.host, options.allow_remote)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, expect_cli_error
 
 CANNOT_START = "cannot start a local Ray instance"
 
@@ -144,6 +144,12 @@ def _isolated(command: list[str]) -> list[str]:
     if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
         return [unshare, "-n", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "sh", *command]
     return command
+
+
+def test_ray_options_are_checked_before_ray_starts(exported):
+    repo = str(exported["gray"].parent.parent)
+    expect_cli_error("serve", repo, "--ray", "--replicas", "0", names=None, needles=["--replicas 0"])
+    expect_cli_error("serve", repo, "--ray", "--http-port", "0", names=None, needles=["--http-port 0", "fixed port"])
 
 
 def test_two_ray_replicas_answer_exactly_as_gxr_serve(tmp_path, exported, pneumonia_spec):
