@@ -402,8 +402,9 @@ async def _load(clients: TritonClients, images: list, seconds: float, limit: int
              for _ in range(clients.options.clients)]
     while not all(t.done() for t in tasks):
         await asyncio.wait(tasks, timeout=1.0)
-        if on_tick:
-            on_tick(len(state["latencies"]), min(1.0, (time.perf_counter() - start) / seconds))
+        if on_tick:   # in a thread: it scrapes the server's metrics, which must not stall the clients' loop
+            await asyncio.to_thread(on_tick, len(state["latencies"]),
+                                    min(1.0, (time.perf_counter() - start) / seconds))
     return LoadResult(state["latencies"], state["errors"], state["examples"], time.perf_counter() - start)
 
 
@@ -443,12 +444,12 @@ def auth_headers(token_file: Path | None) -> dict[str, str]:
     if token_file is None:
         return {}
     try:
-        token = token_file.read_text().strip()
+        lines = token_file.read_text().strip().splitlines()
     except OSError as exc:
         raise GxrError(f"{token_file}: cannot read the token ({exc.strerror or exc})") from None
-    if not token:
+    if not lines or not lines[0].strip():
         raise GxrError(f"{token_file}: the token file is empty")
-    return {"Authorization": f"Bearer {token}"}
+    return {"authorization": f"Bearer {lines[0].strip()}"}   # first line, as gxr serve reads it; gRPC: lower case
 
 
 def get_json(url: str, headers: dict[str, str], timeout: float = 10.0) -> dict[str, Any]:

@@ -86,10 +86,13 @@ def test_http_load_with_batching_on_and_off_beside_in_process_predict(tmp_path, 
     assert "batching on" in stdout and "in-process" in stdout
 
 
-def test_grpc_load_with_encoded_png_files(tmp_path, exported):
+def test_grpc_load_with_encoded_png_files_and_a_token(tmp_path, exported):
+    """The server requires a bearer token: metadata, metrics and every gRPC request carry it."""
+    token = tmp_path / "token"
+    token.write_text("a-test-token-of-enough-length\n")
     report, _ = _run(tmp_path, exported["gray"].parent.parent, "--protocol", "grpc", "--input", "encoded",
-                     "--duration", "1", "--warmup", "0", "--inprocess-seconds", "0")
+                     "--duration", "1", "--warmup", "0", "--inprocess-seconds", "0", "--token-file", str(token))
     (run,) = report["runs"]
     assert run["protocol"] == "grpc" and run["input"] == "encoded"
     assert run["errors"] == 0 and run["requests_ok"] > 10 and report["inprocess"] == []
-    assert sum(run["batch_histogram"].values()) > 0
+    assert sum(run["batch_histogram"].values()) > 0 and "--token-file" in run["server_args"]
