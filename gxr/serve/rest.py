@@ -252,12 +252,12 @@ class _Rest:
 
         name, version = _ids(request)
         limit = self.service.limits.max_request_bytes
-        body = decompress(await _body(request, limit), request.headers.get("content-encoding"), limit)
-        deadline = self.service.deadline()
+        deadline = self.service.deadline()   # the time limit covers reading the body too (slow senders)
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(THREADS)
         try:
             with anyio.fail_after(max(0.0, deadline - time.monotonic()) + 0.5):
+                body = decompress(await _body(request, limit), request.headers.get("content-encoding"), limit)
                 payload, header_length = await anyio.to_thread.run_sync(
                     self._infer_sync, body, request.headers.get(HEADER_LENGTH.lower()), name, version, deadline,
                     limiter=self._limiter, abandon_on_cancel=True)

@@ -172,3 +172,29 @@ def test_health_is_open_and_everything_else_needs_the_token(server):
         status, _, payload = get(server.http_url, path, {"Authorization": ""})
         assert status == 401 and "bearer token" in json.loads(payload)["error"], path
         assert get(server.http_url, path)[0] == 200, path
+
+
+def test_a_client_that_stalls_mid_body_gets_504_after_the_timeout(serve_repo):
+    """--timeout-s covers reading the body: a slow sender cannot hold a request open for ever."""
+    import threading
+
+    from gxr.serve.server import GxrServer, ServeOptions
+    from gxr.serve.service import Limits
+
+    srv = GxrServer(ServeOptions(serve_repo, http_port=0, grpc_port=-1, models=["color"],
+                                 limits=Limits(timeout_s=1.0)))
+    info = srv.start()
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        start = time.monotonic()
+        with socket.create_connection(host_port(info.http_url), timeout=10) as sock:
+            sock.sendall(b"POST /v2/models/color/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"in")
+            reply = sock.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 504") and 1.0 <= time.monotonic() - start < 5, reply
+        body, headers = raw_body(np.zeros((1, 3, 32, 32), np.uint8))
+        status, _, _ = post(info.http_url, "/v2/models/color/infer", body, headers)
+        assert status == 200
+    finally:
+        srv.stop()
+        thread.join(30)
