@@ -34,7 +34,7 @@ def serve(
     allow_remote: bool = typer.Option(False, "--allow-remote",
                                       help="Allow a non-loopback --host (plain HTTP/gRPC: use a TLS proxy)"),
     ray: bool = typer.Option(False, "--ray", help="Serve on a local Ray Serve instance instead (REST only, Ray's "
-                             "batching; pip install 'gxr[ray]')"),
+                             "batching; pip install 'gxr\\[ray]')"),
     replicas: int = typer.Option(1, "--replicas", help="--ray: replicas of the model deployment"),
 ) -> None:
     """Serve every model version of REPO over the Open Inference Protocol until SIGTERM / Ctrl-C (then drain)."""
