@@ -1,4 +1,4 @@
-"""Imports flow one way: cli -> study -> {bench, export, train} -> runtime -> backends -> {nets, data} -> core.
+"""Imports flow one way: cli -> study -> {bench, export, serve, train} -> runtime -> backends -> {nets, data} -> core.
 
 Every `import gxr...` / `from gxr... import` in every module (top-level or inside a function) is read with
 `ast`; an import from a package into one of the same or a higher layer fails the test (imports inside one
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.helpers import REPO
 
-LAYERS = [("core",), ("data", "nets"), ("backends",), ("runtime",), ("bench", "export", "train"), ("study",),
+LAYERS = [("core",), ("data", "nets"), ("backends",), ("runtime",), ("bench", "export", "serve", "train"), ("study",),
           ("cli",)]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:   # the CLI imports this module for its defaults: keep it light
@@ -55,6 +55,13 @@ def foreign_cpu_share(before: CpuSnapshot | None, after: CpuSnapshot | None, cor
     return max(0.0, others) / ((after.wall_s - before.wall_s) * cores)
 
 
+def _with_helper(snapshot: CpuSnapshot | None, helper_cpu: Callable[[], float] | None) -> CpuSnapshot | None:
+    """`snapshot` with a helper process's CPU seconds counted as this process's own."""
+    if snapshot is None or helper_cpu is None:
+        return snapshot
+    return replace(snapshot, own_cpu_s=snapshot.own_cpu_s + helper_cpu())
+
+
 def load_average() -> float | None:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
@@ -78,13 +85,15 @@ class NoiseMonitor:
     blocks: list[Block] = field(default_factory=list)
 
     @contextmanager
-    def block(self, label: str) -> Iterator[None]:
+    def block(self, label: str, helper_cpu: Callable[[], float] | None = None) -> Iterator[None]:
+        """Time a block; `helper_cpu` gives the CPU seconds of a process that is part of the measurement (a
+        server under load), so that its work is not counted as other processes'."""
         loads = [load_average()]
-        before = cpu_snapshot()
+        before = _with_helper(cpu_snapshot(), helper_cpu)
         try:
             yield
         finally:
-            after = cpu_snapshot()
+            after = _with_helper(cpu_snapshot(), helper_cpu)
             loads.append(load_average())
             known = [x for x in loads if x is not None]
             seconds = after.wall_s - before.wall_s if before and after else 0.0

@@ -169,3 +169,59 @@ app.command("compare", help="Gray vs color on any labelled set: per-label AUC, D
 app.command("nih", help="The paper's Tables 2 + 4 on NIH ChestX-ray14: the 14 labels in its order, AUC and DeLong p "
             "per label, ms/image, and the paper's own numbers beside the measured ones.")(
     _gray_vs_color_command("nih", "run_nih"))
+
+
+@app.command("serve")
+@handle_errors
+def serve_load(
+    target: str = typer.Argument(..., help="http://127.0.0.1:PORT of a running Open Inference Protocol server, or a "
+                                 "model repository to serve with `gxr serve` for the run (loopback only)"),
+    model: str | None = typer.Option(None, help="Model name (default: the repository's only model)"),
+    protocol: str = typer.Option("http", help="http (Triton's binary tensors) | http-json (JSON tensors) | grpc"),
+    input_kind: str = typer.Option("uint8", "--input", help="uint8 (pixels preprocessed here with the model's "
+                                   "recorded preprocessing) | encoded (the image files' bytes: PNG, JPEG, DICOM)"),
+    clients: int = typer.Option(8, help="Concurrent clients, one request in flight each"),
+    duration: float = typer.Option(10.0, help="Seconds of timed load (the run stops at --duration or --requests)"),
+    requests: int = typer.Option(100_000, help="At most this many timed requests"),
+    warmup: float = typer.Option(2.0, help="Seconds of untimed load first"),
+    timeout: float = typer.Option(30.0, help="Per-request timeout, seconds"),
+    images: Path | None = typer.Option(None, help="Image files or a folder (default: real test images of the "
+                                       "model's data)"),
+    image_count: int = typer.Option(64, help="At most this many distinct images, sent round-robin"),
+    data: str | None = typer.Option(None, help="Data spec for the default images"),
+    batch_sizes: str = typer.Option("1,8,16,32", help="In-process predict batch sizes (capped at the model's max)"),
+    inprocess_seconds: float = typer.Option(3.0, help="Timed seconds per in-process batch size (0: skip; "
+                                            "repository only)"),
+    compare_batching: bool = typer.Option(False, "--compare-batching", help="Repository: run with dynamic batching "
+                                          "on, then off"),
+    backend: str = typer.Option("onnxruntime", help="Repository: the server's and the in-process model's backend"),
+    threads: int | None = typer.Option(None, help="Repository: inference threads (server and in-process)"),
+    max_batch: int | None = typer.Option(None, help="Repository: the server's --max-batch"),
+    max_queue_delay_ms: float | None = typer.Option(None, help="Repository: the server's --max-queue-delay-ms"),
+    grpc_port: int = typer.Option(8001, help="URL: the server's gRPC port on the same host"),
+    token_file: Path | None = typer.Option(None, help="Bearer token file, if the server requires one"),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the results JSON here (default: "
+                                         "bench/results/serve-<model>-<time>.json)"),
+) -> None:
+    """Throughput, p50/p90/p99 latency, errors, server RSS and batch sizes under N concurrent clients, beside the
+    in-process predict throughput of the same model."""
+    from gxr.bench.serve import ServeBenchOptions, run_serve_bench
+    from gxr.core.progress import make_progress
+    from gxr.core.render import serve_bench_tables
+
+    options = ServeBenchOptions(model=model, protocol=protocol, input=input_kind, clients=clients,
+                                duration_s=duration, requests=requests, warmup_s=warmup, timeout_s=timeout,
+                                images=images, image_count=image_count, data=data,
+                                batch_sizes=tuple(_int_list(batch_sizes, "--batch-sizes")),
+                                inprocess_s=inprocess_seconds, compare_batching=compare_batching, backend=backend,
+                                threads=threads, max_batch=max_batch, max_queue_delay_ms=max_queue_delay_ms,
+                                grpc_port=grpc_port, token_file=token_file)
+    with make_progress(console) as progress:
+        task = progress.add_task("serve", total=100, status="")
+        result = run_serve_bench(target, options, on_step=lambda s, f: progress.update(
+            task, completed=round(100 * f), status=escape(s)))
+    for table in serve_bench_tables(result):
+        console.print(table)
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning[/]: {escape(warning)}")
+    save_json(result.to_json(), json_out or Path(f"{_default_out('serve-' + result.model)}.json"))

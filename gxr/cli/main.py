@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gxr import __version__
-from gxr.cli import bench, convert, data, demo, export, models, optimize, predict, review, study, train
+from gxr.cli import bench, convert, data, demo, export, models, optimize, predict, review, serve, study, train
 
 
 def _flags_show_no_value() -> None:
@@ -40,6 +40,7 @@ app.command("predict")(predict.predict)
 app.command("models")(models.models)
 app.command("demo")(demo.demo)
 app.command("study")(study.study)
+app.command("serve")(serve.serve)
 
 
 @app.command("nets")

@@ -292,3 +292,41 @@ def study_markdown(r) -> str:
               f"Plots: {', '.join(f'`{p}`' for p in r.plots)}. Every number is in `results.json`.", "",
               f"Stages this invocation: {r.stage_counts}; {r.seconds / 60:.1f} min.", ""]
     return "\n".join(header + r.sections + footer)
+
+
+SERVE_HEADER = ("run", "protocol", "clients", "answered", "errors", "seconds", "img/s", "vs in-process", "p50 ms",
+                "p90 ms", "p99 ms", "mean batch", "server RSS MiB")
+
+
+def serve_bench_rows(result) -> list[list[str]]:
+    """One row per load run of a `gxr bench serve` result (gxr.bench.serve.ServeBenchResult)."""
+    rows = []
+    for r in result.runs:
+        ratio = result.ratio(r)
+        rss = f"{fmt(r.rss_mb_before, 1)} -> {fmt(r.rss_mb_after, 1)}"
+        rows.append([r.label, r.protocol, str(r.clients), str(r.requests_ok), str(r.errors), f"{r.seconds:.1f}",
+                     f"{r.images_per_s:.1f}", f"{ratio:.2f}x" if ratio is not None else "n/a",
+                     *(fmt(r.latency_ms.get(q), 1) for q in ("p50", "p90", "p99")), fmt(r.mean_batch, 1), rss])
+    return rows
+
+
+def serve_bench_tables(result) -> list[Table]:
+    """The load runs, the in-process predict rates and the batch-size histograms of a `gxr bench serve` result."""
+    tables = [rich_table(f"gxr bench serve: {result.model} v{result.version} ({result.target})", SERVE_HEADER,
+                         serve_bench_rows(result))]
+    if result.inprocess:
+        best = result.best_inprocess
+        tables.append(rich_table("in-process gxr.load(model).predict, same model and images",
+                                 ("batch", "images", "seconds", "img/s"),
+                                 [[f"{r.batch}{' (best)' if r is best else ''}", str(r.images), f"{r.seconds:.1f}",
+                                   f"{r.images_per_s:.1f}"] for r in result.inprocess]))
+    for r in result.runs:
+        if r.batch_histogram:
+            tables.append(rich_table(f"{r.label}: images per batch (server histogram)", ("<= images", "batches"),
+                                     [[le, str(n)] for le, n in r.batch_histogram.items()]))
+    return tables
+
+
+def serve_bench_markdown(result) -> str:
+    """The load runs as a Markdown table (bench/README.md)."""
+    return md_table(SERVE_HEADER, serve_bench_rows(result)) + "\n"
