@@ -163,10 +163,10 @@ def _from_pil(img: Image.Image, label: str) -> DecodedImage:
     return DecodedImage(img, {**meta, "notes": notes})
 
 
-def open_image(src: ImageLike, name: str | None = None) -> Image.Image:
+def open_image(src: ImageLike, name: str | None = None, decoders: str | None = None) -> Image.Image:
     """Decode any image source to an 8-bit PIL image (see `decode`; no draft scaling, so training and
     evaluation stores see full-resolution pixels)."""
-    return decode(src, name).image
+    return decode(src, name, decoders=decoders).image
 
 
 def to_model_pixels(img: Image.Image, channels: int, size: int, name: str | None = None,
