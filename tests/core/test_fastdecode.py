@@ -126,8 +126,9 @@ def test_size_limits_apply_before_any_decoder_runs(monkeypatch, kind):
     assert calls == []
 
 
-def test_gray_before_resize_is_exact_for_equal_channels_and_within_one_level_for_colour(data_root):
-    """Luma then resize (what gxr does: one plane to resize) vs resize then Luma."""
+def test_gray_before_resize_is_exact_for_equal_channels_and_within_two_levels_for_colour(data_root):
+    """Luma then resize (what gxr does: one plane to resize) vs resize then Luma: each order rounds twice, so
+    they can differ by up to 2 levels on colour images (bench/decoders.py measures it on real photos)."""
     path = sorted((data_root / "fullsize").glob("*.png"))[0]
     rgb = open_image(path)
     for gap in (None, 2.0):
@@ -139,7 +140,7 @@ def test_gray_before_resize_is_exact_for_equal_channels_and_within_one_level_for
     img = Image.fromarray(colour).resize((600, 680), Image.BILINEAR)   # smooth colour, like a photo
     first = to_model_pixels(img, 1, 64)[0].astype(int)
     after = np.asarray(Image.fromarray(to_model_pixels(img, 3, 64).transpose(1, 2, 0)).convert("L")).astype(int)
-    assert 0 < np.abs(first - after).max() <= 1
+    assert 0 < np.abs(first - after).max() <= 2
 
 
 def test_reduce_changes_full_size_predictions_within_the_stated_tolerance(data_root, cli_runs):
