@@ -2,14 +2,16 @@
 `fast` extra was chosen from, and how exact gxr's reduce and gray-first conversion are.
 
     python bench/decoders.py ../shared/data/fullsize OUT.json \
-        --color ../shared/data/imagenette/imagenette_96px_q85.zip
+        --color ../shared/data/imagenette/imagenette_96px_q85.zip [--model models/NAME]
 
 1. decode: median ms/image from bytes in memory, one thread, and images/s with 2 threads (a decoder that holds
    the GIL does not scale: the decode pool needs one that releases it). PNG: Pillow, imagecodecs (libspng,
    libpng), pyspng, OpenCV (whichever are installed). JPEG (made from the same files, quality 95, gray and
    colour): Pillow full / draft (DCT scaling) and simplejpeg / imagecodecs where installed.
 2. exactness, uint8: gray-then-resize vs resize-then-gray on the 12 files (R = G = B) and on real colour
-   photos (Imagenette, `--color`); gxr's reduce + bilinear (REDUCING_GAP) vs a direct bilinear resize."""
+   photos (Imagenette, `--color`); gxr's reduce + bilinear (REDUCING_GAP) vs a direct bilinear resize.
+3. `--model`: that model's probabilities on the files through the old path (Pillow, direct bilinear resize)
+   and the new one (gxr's decoders, reduce)."""
 
 from __future__ import annotations
 
@@ -148,6 +150,25 @@ def reduce_vs_direct(images: list[Image.Image], size: int) -> dict:
                      for img in images])
 
 
+def prediction_change(model_path: str, files: list[Path]) -> dict:
+    """Probabilities of a model on `files` through the old path (Pillow only, direct bilinear resize) and the
+    new one (gxr's default decoders and reduce): largest change, and whether the top-1 labels agree."""
+    import gxr
+    from gxr.core.preprocess import load_pixels, open_image
+
+    with gxr.load(model_path) as model:
+        ch, size = model.info.channels, model.info.image_size
+        old = [to_model_pixels(open_image(f, decoders="pillow"), ch, size, reducing_gap=None) for f in files]
+        new = [load_pixels(f, ch, size) for f in files]
+        p_old = model.predict([o[0] if ch == 1 else o.transpose(1, 2, 0) for o in old])
+        p_new = model.predict([str(f) for f in files])
+    pixel = _summary([_diff(a, b) for a, b in zip(old, new)])
+    return {"model": model_path, "images": len(files), "pixels": pixel,
+            "max_abs_probability_change": float(np.abs(p_old - p_new).max()),
+            "top1_agreement": float((p_old.argmax(1) == p_new.argmax(1)).mean()),
+            "probabilities_old": p_old.tolist(), "probabilities_new": p_new.tolist()}
+
+
 def color_photos(zip_path: Path, count: int = 200) -> list[Image.Image]:
     with zipfile.ZipFile(zip_path) as zf:
         names = sorted(n for n in zf.namelist() if n.lower().endswith((".jpeg", ".jpg")))[:count]
@@ -177,8 +198,10 @@ def main() -> None:
         photos = color_photos(color_zip)
         exact["gray_then_resize_vs_resize_then_gray_color_photos_96_to_64"] = gray_order(photos, 64)
         exact["gray_then_resize_vs_resize_then_gray_color_photos_96_to_32"] = gray_order(photos, 32)
+    if "--model" in sys.argv:
+        exact["prediction_change"] = prediction_change(sys.argv[sys.argv.index("--model") + 1], files)
     for key, value in exact.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {value if key != 'prediction_change' else {k: v for k, v in value.items() if 'prob' not in k}}")
     write_json(out, {"kind": "decoders", "images": len(blobs), "folder": str(folder),
                      "mean_encoded_bytes": int(np.mean([len(b) for b in blobs])), "results": results,
                      "exactness": exact, "machine": machine_info()})
