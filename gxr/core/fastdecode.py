@@ -15,6 +15,7 @@ the fast path off."""
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 
@@ -34,7 +35,9 @@ def default_decoders() -> str:
     return choice if choice in DECODER_CHOICES else "auto"
 
 
+@functools.cache
 def fast_png_available() -> bool:
+    """Whether the `fast` extra's PNG decoder is installed (looked up once)."""
     return available("imagecodecs")
 
 
