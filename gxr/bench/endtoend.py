@@ -1,9 +1,10 @@
 """End to end from encoded files: where the time goes (the paper's Table 4 on a CPU) and what the decode pool
 buys, plus resident memory over a long stream of predictions.
 
-- `stage_breakdown`: per image, sequentially: decode (file -> pixels as stored), gray (Luma) or RGB
-  conversion + resize to the model size, normalization (host side; inside the graph for uint8-input exports),
-  inference at batch 1.
+- `stage_breakdown`: per image, sequentially, the stages of gxr.core.preprocess: read (file -> bytes), decode
+  (bytes -> 8-bit pixels as stored; DICOM: through its VOI/window to 8 bits), convert (gray Luma or RGB),
+  resize (integer box reduce + bilinear), tensor (uint8 C x H x W), normalize (host side; inside the graph
+  for uint8-input exports), inference at batch 1; with gxr's default decoders or Pillow only (`decoders`).
 - `pool_comparison`: images/s of `Model.predict_results` over a stream of files without the decode pool and
   with it, alternated over several rounds, next to the compute-only rate at the same batch size.
 - `rss_soak`: resident set size (RSS) after every block of predictions."""
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,10 @@ import numpy as np
 
 from gxr.bench.latency import compute_feed, time_calls
 from gxr.core.decodepool import DecodePool
-from gxr.core.preprocess import open_image, to_model_pixels
+from gxr.core.preprocess import convert, decode_bytes, read, resize, to_tensor
 from gxr.runtime import Model
 
-STAGES = ("decode", "convert_resize", "normalize", "inference")
+STAGES = ("read", "decode", "convert", "resize", "tensor", "normalize", "inference")
 
 
 @dataclass
@@ -35,6 +36,9 @@ class Breakdown:
     images: int
     ms: dict[str, float]            # p50 ms/image per stage, and "total"
     normalization_in_graph: bool
+    file_format: str = "png"        # what the files were (gxr.bench.inputfiles.FORMATS, or "files")
+    decoders: str = "auto"          # auto (the `fast` extra where installed) | pillow
+    decoded_by: list[str] = field(default_factory=list)   # the decoders that ran (from the images' notes)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,30 +60,49 @@ class StreamRate:
         return asdict(self)
 
 
-def _stage_times(model: Model, path: Path) -> list[float]:
-    """Seconds per stage for one image, in STAGES order."""
+def _stage_times(model: Model, path: Path, decoders: str) -> tuple[list[float], str]:
+    """Seconds per stage for one image, in STAGES order, and the decoder that ran."""
+    channels, size, label = model.info.channels, model.info.image_size, str(path)
     marks = [time.perf_counter()]
-    img = open_image(str(path))
+    data = read(path, label)
     marks.append(time.perf_counter())
-    pixels = to_model_pixels(img, model.info.channels, model.info.image_size)[None]
+    decoded = decode_bytes(data, label, model_size=size, channels=channels, decoders=decoders)
+    marks.append(time.perf_counter())
+    img = convert(decoded.image, channels, label)
+    marks.append(time.perf_counter())
+    img = resize(img, size, label)
+    marks.append(time.perf_counter())
+    pixels = to_tensor(img, channels, label)[None]
     marks.append(time.perf_counter())
     feed = model.feed(pixels)
     marks.append(time.perf_counter())
     model.infer(feed)
     model.runner.synchronize()
     marks.append(time.perf_counter())
-    return [b - a for a, b in zip(marks, marks[1:])]
+    return [b - a for a, b in zip(marks, marks[1:])], decoder_name(decoded.meta)
 
 
-def stage_breakdown(label: str, model: Model, files: Sequence[Path], repeats: int = 2) -> Breakdown:
-    """p50 ms/image of each stage over `files` (each `repeats` times, after one untimed pass)."""
+def decoder_name(meta: dict) -> str:
+    """Which decoder produced an image, from its metadata."""
+    notes = " ".join(meta.get("notes", []))
+    if meta.get("format") == "DICOM":
+        return f"DICOM {meta.get('transfer_syntax', '')}".strip()
+    if "libspng" in notes:
+        return "libspng (imagecodecs)"
+    return f"Pillow {meta.get('format', '')}" + (" draft" if "draft mode" in notes else "")
+
+
+def stage_breakdown(label: str, model: Model, files: Sequence[Path], repeats: int = 2, file_format: str = "files",
+                    decoders: str = "auto") -> Breakdown:
+    """p50 ms/image of each stage over `files` (each `repeats` times, after one untimed pass over two)."""
     for path in files[:2]:
-        _stage_times(model, path)
-    rows = np.array([_stage_times(model, p) for _ in range(repeats) for p in files]) * 1000.0
+        _stage_times(model, path, decoders)
+    runs = [_stage_times(model, p, decoders) for _ in range(repeats) for p in files]
+    rows = np.array([r[0] for r in runs]) * 1000.0
     ms = {stage: float(np.median(rows[:, i])) for i, stage in enumerate(STAGES)}
     ms["total"] = float(np.median(rows.sum(axis=1)))
     return Breakdown(label, model.info.channels, model.info.image_size, model.input_dtype, len(rows), ms,
-                     model.input_dtype == "uint8")
+                     model.input_dtype == "uint8", file_format, decoders, sorted({r[1] for r in runs}))
 
 
 def _stream_seconds(model: Model, stream: list[str], batch: int, workers: int) -> float:

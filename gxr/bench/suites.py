@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gxr.bench.endtoend import Breakdown, StreamRate, pool_comparison, stage_breakdown
+from gxr.bench.inputfiles import make_files
 from gxr.bench.latency import (
     Timing,
     backend_speedups,
@@ -80,11 +81,14 @@ class LatencyOptions:
     data: str | None = None                     # end to end: data spec of the test images (default: the model's)
     images: Path | None = None                  # end to end: these files (a folder or one file) instead
     stream: int = 48                            # end to end: images per stream with and without the decode pool
+    formats: tuple[str, ...] = ()               # end to end: also time these formats made from the files
+    decoders: tuple[str, ...] = ("auto",)       # end to end: stage breakdowns with these decoder choices
     labels: tuple[str, ...] | None = None       # one display name per model (default: its path)
 
     def steps(self, models: Sequence[Path]) -> int:
         """How many progress steps `run_latency` reports for `models`."""
-        per_backend = len(self.batch_sizes) * (3 if self.end_to_end else 1) + (1 if self.end_to_end else 0)
+        breakdowns = len(self.decoders) + len(self.formats)
+        per_backend = len(self.batch_sizes) * (3 if self.end_to_end else 1) + (breakdowns if self.end_to_end else 0)
         return len(models) * len(self.backends) * per_backend
 
     def settings(self, models: Sequence[Path], monitor: NoiseMonitor) -> dict[str, Any]:
@@ -93,7 +97,8 @@ class LatencyOptions:
                 "batch_sizes": list(self.batch_sizes), "warmup": self.warmup, "iters": self.iters,
                 "threads": self.threads, "device": self.device, "end_to_end": self.end_to_end,
                 "device_resident": self.device_resident, "images": str(self.images) if self.images else None,
-                "stream_images": self.stream if self.end_to_end else None,
+                "stream_images": self.stream if self.end_to_end else None, "formats": list(self.formats),
+                "decoders": list(self.decoders),
                 "torch_options": self.torch_options.to_dict() if self.torch_options else None,
                 "noise": monitor.to_json()}
 
@@ -106,17 +111,23 @@ def end_to_end_files(model: Model, images: Path | None, data: str | None, count:
     return collect_inputs([images]).files
 
 
-def time_end_to_end(label: str, model: Model, files: list[Path], batch_sizes: Sequence[int], stream: int,
-                    on_step: Step | None) -> tuple[Breakdown, list[StreamRate]]:
-    """Stage breakdown at batch 1, then images/s over `stream` files per batch size, without and with the pool
-    (alternated, three rounds each)."""
-    breakdown = stage_breakdown(label, model, files)
-    _step(on_step, f"{label} stages")
+def time_end_to_end(label: str, model: Model, files: list[Path], options: LatencyOptions, folder: Path,
+                    on_step: Step | None) -> tuple[list[Breakdown], list[StreamRate]]:
+    """Stage breakdowns at batch 1 (the files with each decoder choice, then each of `options.formats` made
+    from them in `folder`, with the first: JPEG and DICOM files have no `fast` decoder, so the choice changes
+    nothing there), then images/s over `options.stream` of the files per batch size, without and with the
+    pool (alternated, three rounds each)."""
+    breakdowns = []
+    for fmt in ("files", *options.formats):
+        paths = files if fmt == "files" else make_files(files, fmt, folder / fmt)
+        for decoders in options.decoders if fmt == "files" else options.decoders[:1]:
+            breakdowns.append(stage_breakdown(label, model, paths, file_format=fmt, decoders=decoders))
+            _step(on_step, f"{label} stages {fmt} {decoders}")
     rates = []
-    for batch in batch_sizes:
-        rates += pool_comparison(label, model, files, max(stream, batch), batch, default_decode_workers())
+    for batch in options.batch_sizes:
+        rates += pool_comparison(label, model, files, max(options.stream, batch), batch, default_decode_workers())
         _step(on_step, f"{label} stream b{batch}")
-    return breakdown, rates
+    return breakdowns, rates
 
 
 def _step(on_step: Step | None, text: str) -> None:
@@ -151,8 +162,8 @@ def run_latency(models: Sequence[Path], options: LatencyOptions = LatencyOptions
                     timings += bench_model(label, m, o.batch_sizes, o.warmup, o.iters, files, on_step, group=name,
                                            device_resident=o.device_resident)
                     if o.end_to_end:
-                        breakdown, rates = time_end_to_end(label, m, files, o.batch_sizes, o.stream, on_step)
-                        breakdowns.append(breakdown)
+                        made, rates = time_end_to_end(label, m, files, o, Path(tmp) / f"{i}-formats", on_step)
+                        breakdowns += made
                         streams += rates
                     if m.runner.fallback_note:
                         notes.append(f"{path}: {m.runner.fallback_note}")

@@ -46,6 +46,11 @@ def latency(
                                        "recursively, or one file) instead of test images of --data"),
     stream: int = typer.Option(48, help="--end-to-end: images per stream for images/s with and without the "
                                "decode pool"),
+    formats: str = typer.Option("", help="--end-to-end: also time the files made into these formats at run time "
+                                "(temporary, never kept): jpeg, dicom-mono2|mono1-uncompressed|rle|jpegls|j2k, "
+                                "dicom (every DICOM one), all"),
+    decoders: str = typer.Option("auto", help="--end-to-end stage breakdowns with these decoders: auto (the "
+                                 "'fast' extra where installed) and/or pillow, e.g. auto,pillow"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     precision: str = typer.Option("fp32", help="torch: fp32 | bf16 | fp16 (autocast)"),
     channels_last: bool = typer.Option(False, help="torch: channels-last memory format"),
@@ -80,10 +85,17 @@ def latency(
         from gxr.backends.torch_runner import TorchOptions
 
         torch_options = TorchOptions(precision, channels_last, cuda_graphs, torch_input == "uint8").validate(device)
+    from gxr.bench.inputfiles import parse_formats
+    from gxr.core.fastdecode import DECODER_CHOICES
+
+    decoder_list = tuple(d.strip() for d in decoders.split(",") if d.strip()) or ("auto",)
+    if any(d not in DECODER_CHOICES for d in decoder_list):
+        raise GxrError(f"--decoders {decoders!r}: choose from {', '.join(DECODER_CHOICES)}")
     options = LatencyOptions(backends=backends, batch_sizes=sizes,
                              warmup=warmup, iters=iters, threads=threads, device=device, torch_options=torch_options,
                              device_resident=device_resident, end_to_end=end_to_end, data=data, images=images,
-                             stream=stream)
+                             stream=stream, formats=parse_formats(formats) if formats else (),
+                             decoders=decoder_list)
     with make_progress(console) as progress:
         task = progress.add_task("latency", total=options.steps(models), status="")
         report = run_latency(models, options, on_step=lambda s: progress.update(task, advance=1, status=s))

@@ -6,7 +6,12 @@
   (gxr's limit replaces it); beyond 2 x PIL.Image.MAX_IMAGE_PIXELS Pillow refuses first, with the same error.
 - EXIF orientation is applied (phone photos of films and some exported JPEGs carry it).
 - Full-size JPEGs are decoded in draft mode when the model size is known: libjpeg's DCT scaling at the
-  smallest factor (1/2, 1/4 or 1/8) whose result is still at least the model size on both sides.
+  smallest factor (1/2, 1/4 or 1/8) whose result is still at least the model size on both sides. For a gray
+  model (`channels=1`) a colour JPEG is decoded straight to its luminance plane (Y = 0.299 R + 0.587 G +
+  0.114 B, the same weights as Luma), skipping the colour conversion.
+- 8-bit L/RGB/RGBA PNGs are decoded by libspng when the `fast` extra is installed (gxr.core.fastdecode),
+  after the header has been read and checked here; Pillow decodes everything else, and any file libspng
+  refuses.
 - Modes: 16/32-bit integer and 32-bit float images become 8-bit gray by gxr.core.pixeldepth's rules (a PNG's
   sBIT chunk gives the bit depth where present); LAB (TIFF) becomes sRGB through LittleCMS; everything else
   (1, L, P, LA, RGB, RGBA, CMYK, YCbCr, ...) is left for the gray/RGB conversion.
@@ -23,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from gxr.core.errors import GxrError, one_line  # one_line re-exported for older imports
+from gxr.core.fastdecode import decode_png
 from gxr.core.pixeldepth import to_uint8
 
 MAX_PIXELS = 150_000_000
@@ -66,35 +72,46 @@ def _bomb_pixels(exc: Exception) -> str:
     return next((f"{int(w):,} pixels" for w in words if w.isdigit()), "too many pixels")
 
 
-def open_encoded(data: bytes, name: str, model_size: int | None = None
-                 ) -> tuple[Image.Image, list[str], tuple[int, int]]:
-    """Encoded bytes -> a loaded PIL image (size-checked, draft-decoded, EXIF-oriented), notes about it and
-    the size the file declares."""
+def open_encoded(data: bytes, name: str, model_size: int | None = None, channels: int | None = None,
+                 decoders: str = "auto") -> tuple[Image.Image, list[str], tuple[int, int], str]:
+    """Encoded bytes -> a loaded PIL image (size-checked, draft-decoded, EXIF-oriented), notes about it, the
+    size the file declares and its format (PNG, JPEG, ...). The header is read and checked before any decoder
+    runs; `decoders="auto"` lets the `fast` extra's decoders take the files they handle."""
     notes: list[str] = []
+    img = _open_header(data, name)
+    full_size, fmt = img.size, img.format
+    check_size(full_size, name)
+    fast = decode_png(data, img) if decoders == "auto" and img.format == "PNG" else None
+    if fast is not None:
+        img, notes = fast, ["decoded by libspng"]
+    else:
+        if model_size and img.format == "JPEG":
+            notes += _draft(img, model_size, "L" if channels == 1 else img.mode)
+        try:
+            img.load()
+        except Exception as exc:   # truncated or corrupt data: OSError, SyntaxError, struct.error, ...
+            raise GxrError(f"{name}: cannot decode image ({one_line(exc)})") from exc
+    img, oriented = apply_exif_orientation(img)
+    return img, notes + oriented, full_size, fmt
+
+
+def _open_header(data: bytes, name: str) -> Image.Image:
+    """Pillow's lazy open: format, mode and size from the header, no pixel decoded yet."""
     try:
-        img = Image.open(io.BytesIO(data))
+        return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise GxrError(f"{name}: image of {_bomb_pixels(exc)} is over gxr's limit of {MAX_PIXELS:,} pixels") from exc
     except UnidentifiedImageError as exc:
         raise GxrError(f"{name}: not an image file gxr can read (PNG, JPEG, TIFF, BMP or DICOM)") from exc
     except Exception as exc:   # Pillow plugins raise many kinds on malformed headers
         raise GxrError(f"{name}: cannot decode image ({one_line(exc)})") from exc
-    full_size = img.size
-    check_size(full_size, name)
-    if model_size and img.format == "JPEG":
-        notes += _draft(img, model_size)
-    try:
-        img.load()
-    except Exception as exc:   # truncated or corrupt data: OSError, SyntaxError, struct.error, ...
-        raise GxrError(f"{name}: cannot decode image ({one_line(exc)})") from exc
-    img, oriented = apply_exif_orientation(img)
-    return img, notes + oriented, full_size
 
 
-def _draft(img: Image.Image, model_size: int) -> list[str]:
-    """Ask libjpeg for the strongest DCT reduction (1/2, 1/4, 1/8) that still gives >= model_size per side."""
+def _draft(img: Image.Image, model_size: int, mode: str) -> list[str]:
+    """Ask libjpeg for the strongest DCT reduction (1/2, 1/4, 1/8) that still gives >= model_size per side,
+    in `mode` (L: the luminance plane of a colour JPEG)."""
     full = img.size
-    drafted = img.draft(img.mode, (model_size, model_size))
+    drafted = img.draft(mode, (model_size, model_size))
     if drafted is None or img.size == full:
         return []
     scale = round(full[0] / drafted[1][2])

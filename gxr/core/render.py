@@ -93,12 +93,12 @@ def latency_tables(report) -> list[Table]:
 
 def breakdown_table(breakdowns) -> Table:
     table = _table("end to end, batch 1: p50 ms/image per stage",
-                   ("model", "ch", "size", "decode", "gray/RGB + resize", "normalize", "inference", "total"),
-                   ("model",))
+                   ("model", "files", "decoders", "read", "decode", "gray/RGB", "reduce+resize", "tensor",
+                    "normalize", "inference", "total"), ("model",))
     for b in breakdowns:
         norm = "in graph" if b.normalization_in_graph else f"{b.ms['normalize']:.2f}"
-        table.add_row(b.model, str(b.channels), str(b.image_size), f"{b.ms['decode']:.2f}",
-                      f"{b.ms['convert_resize']:.2f}", norm, f"{b.ms['inference']:.2f}", f"{b.ms['total']:.2f}")
+        table.add_row(b.model, b.file_format, b.decoders, *[f"{b.ms[k]:.2f}" for k in ("read", "decode", "convert",
+                      "resize", "tensor")], norm, f"{b.ms['inference']:.2f}", f"{b.ms['total']:.2f}")
     return table
 
 

@@ -4,6 +4,7 @@ computation (gxr.load(...).predict on the split's own images, brute-force ROC po
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 
@@ -91,13 +92,20 @@ def test_end_to_end_from_a_folder_with_stages_and_the_decode_pool(tmp_path, expo
         split.images.open(i).resize((300, 240)).save(folder / f"scan {i}.png")
     out = tmp_path / "e2e.json"
     result = run_gxr("bench", "latency", str(exported["gray"]), "--end-to-end", "--images", str(folder),
-                     "--batch-sizes", "1,4", "--iters", "2", "--warmup", "1", "--stream", "12", "--json", str(out))
+                     "--batch-sizes", "1,4", "--iters", "2", "--warmup", "1", "--stream", "12", "--json", str(out),
+                     "--formats", "jpeg,dicom-mono1-rle", "--decoders", "auto,pillow")
     assert result.returncode == 0, result.stderr
     e2e = json.loads(out.read_text())["end_to_end"]
-    (stages,) = e2e["breakdown"]
-    assert stages["images"] == 10 and stages["normalization_in_graph"] is True
-    assert all(stages["ms"][k] > 0 for k in ("decode", "convert_resize", "inference"))
-    assert stages["ms"]["total"] >= stages["ms"]["inference"]
+    by = {(b["file_format"], b["decoders"]): b for b in e2e["breakdown"]}
+    assert set(by) == {("files", "auto"), ("files", "pillow"), ("jpeg", "auto"), ("dicom-mono1-rle", "auto")}
+    for stages in by.values():
+        assert stages["images"] == 10 and stages["normalization_in_graph"] is True
+        assert all(stages["ms"][k] > 0 for k in ("read", "decode", "resize", "tensor", "inference"))
+        assert stages["ms"]["total"] >= stages["ms"]["inference"]
+    fast = ["libspng (imagecodecs)"] if importlib.util.find_spec("imagecodecs") else ["Pillow PNG"]
+    assert by["files", "auto"]["decoded_by"] == fast and by["files", "pillow"]["decoded_by"] == ["Pillow PNG"]
+    assert by["jpeg", "auto"]["decoded_by"] == ["Pillow JPEG draft"]     # libjpeg-turbo DCT scaling
+    assert by["dicom-mono1-rle", "auto"]["decoded_by"] == ["DICOM RLE Lossless"]
     pool = {(r["batch"], r["decode_workers"] > 0): r for r in e2e["decode_pool"]}
     assert set(pool) == {(b, w) for b in (1, 4) for w in (False, True)}
     for r in pool.values():
