@@ -56,15 +56,19 @@ def roc_png(panels: list[dict[str, Any]], path: Path) -> Path:
 
 
 def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float | None]], ylabel: str, title: str,
-                     path: Path, ylim: tuple[float, float] = (0.4, 1.0)) -> Path:
-    """Grouped bar chart (e.g. test AUC per task for each fine-tuning arm), values written on the bars."""
+                     path: Path, ylim: tuple[float, float] = (0.0, 1.0),
+                     errors: dict[str, Sequence[float | None]] | None = None) -> Path:
+    """Grouped bar chart (e.g. test AUC per task for each fine-tuning arm), values written on the bars, with error
+    bars (e.g. sd over seeds) where `errors` gives them."""
     plt = pyplot("study plots")
     fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(groups)), 4.4))
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(groups))
     for i, (name, values) in enumerate(series.items()):
         vals = [np.nan if v is None else v for v in values]
-        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=name)
+        err = [np.nan if e is None else e for e in (errors or {}).get(name, [None] * len(vals))]
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=name,
+                      yerr=None if all(np.isnan(err)) else np.nan_to_num(err), capsize=3)
         for bar, v in zip(bars, vals):
             if not np.isnan(v):
                 ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
@@ -76,18 +80,29 @@ def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float | N
 
 
 def curves_png(panels: list[dict[str, Any]], ylabel: str, path: Path) -> Path:
-    """One panel per architecture: a metric per epoch for several runs. {title, lines: {name: [values]}}."""
+    """One panel per architecture (and metric): a metric per epoch for several runs. Each panel: {title, lines:
+    {name: [values]}, marks: {name: epoch}} (optional: a circle on that epoch of that line, e.g. the epoch kept).
+    Lines whose name ends in "train" are dashed and share the colour of the line with the same name before it."""
     plt = pyplot("study plots")
-    cols = min(len(panels), 3)
+    cols = min(len(panels), 4)
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, panel in zip(axes.flat, panels):
+        colours: dict[str, Any] = {}
         for name, values in panel["lines"].items():
-            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
-        ax.set(title=panel["title"], xlabel="epoch", ylabel=ylabel)
-        ax.legend(fontsize=8)
+            base = name.rsplit(" ", 1)[0] if name.endswith((" train", " val")) else name
+            vals = [np.nan if v is None else v for v in values]
+            line, = ax.plot(range(1, len(vals) + 1), vals, marker=".", markersize=3, label=name,
+                            linestyle="--" if name.endswith("train") else "-", color=colours.get(base))
+            colours.setdefault(base, line.get_color())
+            epoch = panel.get("marks", {}).get(name)
+            if epoch is not None and 1 <= epoch <= len(vals):
+                ax.plot([epoch], [vals[epoch - 1]], marker="o", markersize=8, fillstyle="none",
+                        color=line.get_color())
+        ax.set(title=panel["title"], xlabel="epoch", ylabel=panel.get("ylabel", ylabel))
+        ax.legend(fontsize=6)
     fig.tight_layout()
     return save_png(fig, path)
 
