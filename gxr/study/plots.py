@@ -108,17 +108,29 @@ def curves_png(panels: list[dict[str, Any]], ylabel: str, path: Path) -> Path:
 
 
 def heatmap_png(rows: Sequence[str], cols: Sequence[str], values: np.ndarray, title: str, path: Path,
-                colorbar: str = "test AUC") -> Path:
-    """Annotated heat map (e.g. fine-tuning depth x training fraction -> test AUC)."""
+                colorbar: str = "test AUC", centre: np.ndarray | None = None, low: np.ndarray | None = None,
+                high: np.ndarray | None = None) -> Path:
+    """Annotated heat map (e.g. fine-tuning depth x training fraction -> test AUC). With `centre` (each cell's
+    difference from a reference) and its CI (`low`, `high`), the colours show the difference on a diverging scale
+    centred on 0 whose half-range is at least the largest CI half-width (noise stays pale), and each cell is
+    annotated with its value and the CI; without, the colours show `values` themselves."""
     plt = pyplot("study plots")
-    fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, 0.6 * len(rows) + 2))
-    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    fig, ax = plt.subplots(figsize=(1.7 * len(cols) + 3, 0.75 * len(rows) + 2))
+    if centre is None:
+        image = ax.imshow(values, cmap="viridis", aspect="auto")
+    else:
+        half = np.nanmax(np.concatenate([np.abs(centre).ravel(), ((high - low) / 2).ravel(), [1e-3]]))
+        image = ax.imshow(centre, cmap="RdBu", vmin=-half, vmax=half, aspect="auto")
     for i in range(len(rows)):
         for j in range(len(cols)):
             v = values[i, j]
-            if not np.isnan(v):
-                ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8,
-                        color="white" if v < np.nanmean(values) else "black")
+            if np.isnan(v):
+                continue
+            text = f"{v:.3f}"
+            if centre is not None and not np.isnan(low[i, j]):
+                text += f"\n[{low[i, j]:+.3f}, {high[i, j]:+.3f}]"
+            dark = centre is None and v < np.nanmean(values)
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
     ax.set(title=title, xlabel="training-set fraction")
