@@ -48,7 +48,8 @@ def test_grayscale_quick_then_rerun_skips_every_stage(tmp_path):
     for name in doc["plots"]:
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5000, name
-    assert json.loads((out / "covid" / "scratch" / "seed1" / "stage.json").read_text())["settings"]["recipe"]["seed"] == 1
+    seed1 = json.loads((out / "covid" / "scratch" / "seed1" / "stage.json").read_text())["settings"]
+    assert seed1["recipe"]["seed"] == 1
     report = (out / "report.md").read_text()
     assert "QUICK" in report and "stands in for ImageNet" in report and "Table 4" in report
     assert report.index("Primary endpoint") < report.index("## Table 1") and "cannot stand in for" in report
