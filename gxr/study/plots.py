@@ -107,6 +107,13 @@ def curves_png(panels: list[dict[str, Any]], ylabel: str, path: Path) -> Path:
     return save_png(fig, path)
 
 
+def symmetric_range(centre: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """Half-range of a diverging colour scale centred on 0: the largest |difference| or CI half-width, whichever is
+    larger (at least 0.001), so that a difference inside its CI never takes the scale's strongest colour."""
+    values = np.concatenate([np.abs(centre).ravel(), ((high - low) / 2).ravel(), [1e-3]])
+    return float(np.nanmax(values))
+
+
 def heatmap_png(rows: Sequence[str], cols: Sequence[str], values: np.ndarray, title: str, path: Path,
                 colorbar: str = "test AUC", centre: np.ndarray | None = None, low: np.ndarray | None = None,
                 high: np.ndarray | None = None) -> Path:
@@ -119,7 +126,7 @@ def heatmap_png(rows: Sequence[str], cols: Sequence[str], values: np.ndarray, ti
     if centre is None:
         image = ax.imshow(values, cmap="viridis", aspect="auto")
     else:
-        half = np.nanmax(np.concatenate([np.abs(centre).ravel(), ((high - low) / 2).ravel(), [1e-3]]))
+        half = symmetric_range(centre, low, high)
         image = ax.imshow(centre, cmap="RdBu", vmin=-half, vmax=half, aspect="auto")
     for i in range(len(rows)):
         for j in range(len(cols)):

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from gxr.core.comparator import MIN_POSITIVES, rule_text
+from gxr.core.comparator import MIN_POSITIVES, DifferenceCI, bootstrap_difference, rule_text
 from gxr.core.render import fmt, md_table, rich_table
+from gxr.core.scores import Scores
 from gxr.study.arms import finetune, pretrain
 from gxr.study.context import StudyContext
 from gxr.study.report import print_summary, write_outputs
@@ -18,9 +19,10 @@ from gxr.study.stages import settings_hash
 DEFAULTS = {"archs": ["resnet18", "vgg11", "alexnet", "mobilenet_v2", "inception_v3"], "channels": 1,
             "recipe": "modern", "pretrain_image_size": 64, "pretrain_epochs": 4, "pretrain_fraction": 0.5,
             "pretrain_batch_size": 64, "finetune_image_size": 64, "finetune_epochs": 5, "finetune_fraction": 0.5,
-            "finetune_lr": 1e-4, "finetune_batch_size": 32, "seeds": 2}
+            "finetune_lr": 1e-4, "finetune_batch_size": 32, "seeds": 2, "bootstrap_resamples": 1000}
 QUICK = {**DEFAULTS, "archs": ["resnet18", "mobilenet_v2"], "pretrain_image_size": 32, "pretrain_epochs": 1,
-         "pretrain_fraction": 0.05, "finetune_image_size": 32, "finetune_epochs": 2, "finetune_fraction": 0.1}
+         "pretrain_fraction": 0.05, "finetune_image_size": 32, "finetune_epochs": 2, "finetune_fraction": 0.1,
+         "bootstrap_resamples": 50}
 WHAT = ("Each architecture is pre-trained on Imagenette (gray) and fine-tuned on the 3-class COVID-19 Radiography "
         "set with several fine-tuning seeds, against the same architecture fine-tuned from scratch with the same "
         "seeds. It shows, at small scale, how much an (Imagenette-sized) pre-training speeds up and improves "
@@ -52,8 +54,16 @@ def run(ctx: StudyContext) -> dict[str, Any]:
         out[arch] = {"pretrain_heldout_accuracy": _selected(pre[arch])["val_accuracy"],
                      "pretrain_val_top1": pre[arch]["test"]["accuracy"],
                      "pretrain_best_epoch": pre[arch]["best_epoch"], "pretrain_epochs_run": len(pre[arch]["history"]),
-                     **{key: _arm_summary(runs) for key, runs in arms.items()}}
+                     **{key: _arm_summary(runs) for key, runs in arms.items()},
+                     "pretrained_minus_scratch": asdict(_difference(arms, s["bootstrap_resamples"]))}
     return {"archs": out}
+
+
+def _difference(arms: dict[str, list[dict[str, Any]]], resamples: int) -> DifferenceCI:
+    """Pre-trained minus scratch mean test AUC over the seeds, paired bootstrap CI over test images and seeds."""
+    pairs = [(Scores.from_json(a["scores"]), Scores.from_json(b["scores"]))
+             for a, b in zip(arms["pretrained"], arms["scratch"])]
+    return bootstrap_difference(pairs, resamples, name_a="pretrained", name_b="scratch")
 
 
 def epochs_to_fraction(curve: list[float], fraction: float = 0.9) -> int | None:
@@ -89,13 +99,20 @@ def _text(value: dict[str, Any]) -> str:
     return Spread(**value).text()
 
 
+def _ci(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "n/a"
+    return f"{fmt(d['estimate'], 3, sign=True)} ({fmt(d['low'], 3, sign=True)} to {fmt(d['high'], 3, sign=True)})"
+
+
 def _rows(results: dict[str, Any]) -> list[list[str]]:
     rows = []
     for arch, r in results["archs"].items():
         p, s = r["pretrained"], r["scratch"]
         rows.append([arch, fmt(r.get("pretrain_val_top1"), 3), fmt(r["pretrain_heldout_accuracy"], 3),
                      _text(p["test_accuracy"]), _text(s["test_accuracy"]), _text(p["test_mean_auc"]),
-                     _text(s["test_mean_auc"]), ", ".join(str(x["best_epoch"]) for x in p["seeds"]),
+                     _text(s["test_mean_auc"]), _ci(r.get("pretrained_minus_scratch")),
+                     ", ".join(str(x["best_epoch"]) for x in p["seeds"]),
                      ", ".join(str(x["best_epoch"]) for x in s["seeds"]),
                      ", ".join(str(x["epochs_to_90pct"]) for x in p["seeds"]),
                      ", ".join(str(x["epochs_to_90pct"]) for x in s["seeds"])])
@@ -104,6 +121,7 @@ def _rows(results: dict[str, Any]) -> list[list[str]]:
 
 HEADER = ["arch", "pre-training top-1 (Imagenette val)", "pre-training top-1 (held out, kept epoch)",
           "test acc (pre-trained)", "test acc (scratch)", "test AUC (pre-trained)", "test AUC (scratch)",
+          "AUC pre-trained - scratch (95% CI)",
           "kept epoch per seed (pre-trained)", "kept epoch per seed (scratch)", "epochs to 90% (pre-trained)",
           "epochs to 90% (scratch)"]
 
@@ -133,7 +151,8 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
                 "Pre-training top-1: the pre-trained model's Imagenette accuracy on the val folder (3925 images) and "
                 "on 10% of its training split held out, both at the epoch kept (best held-out loss); a model near "
                 "10% (chance for 10 classes) is not pre-trained, whatever its transfer result. Test accuracy and AUC: "
-                "mean \u00b1 sd over the fine-tuning seeds. Kept epoch: the fine-tuning epoch kept on validation loss, "
+                "mean \u00b1 sd over the fine-tuning seeds; the difference of mean AUCs with a paired bootstrap 95% CI "
+                "over test images and seeds. Kept epoch: the fine-tuning epoch kept on validation loss, "
                 "per seed. Epochs to 90%: the first epoch whose validation accuracy reaches 90% of the last epoch's. "
                 f"Test AUC: mean over the classes, from the logits; {rule_text(MIN_POSITIVES)}.", "",
                 "![curves](plots/curves.png)", "",

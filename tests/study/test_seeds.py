@@ -106,3 +106,12 @@ def test_report_states_the_primary_endpoint_first_and_leaves_rare_labels_out(bin
     assert "test ECE" in text and "test Brier" in text and "p (Holm)" in text and "Measured on this machine" in text
     assert "-0.010" in text                       # Table 1: gray - color top-1 beside the paper's -0.0049
     assert "Hernia \u2020" in text and "paper gray" in text
+
+
+def test_depth_colour_scale_is_never_narrower_than_the_widest_ci():
+    from gxr.study.plots import symmetric_range
+
+    centre = np.array([[0.0, 0.004], [-0.01, np.nan]])
+    low, high = centre - 0.02, centre + 0.02                       # CIs much wider than the differences
+    assert symmetric_range(centre, low, high) == pytest.approx(0.02)
+    assert symmetric_range(centre * 10, low, high) == pytest.approx(0.1)   # a real difference sets the range
