@@ -115,3 +115,15 @@ def test_depth_colour_scale_is_never_narrower_than_the_widest_ci():
     low, high = centre - 0.02, centre + 0.02                       # CIs much wider than the differences
     assert symmetric_range(centre, low, high) == pytest.approx(0.02)
     assert symmetric_range(centre * 10, low, high) == pytest.approx(0.1)   # a real difference sets the range
+
+
+def test_study_settings_refuse_an_unknown_recipe_and_fewer_than_one_seed():
+    from gxr.core.errors import GxrError
+    from gxr.study.runner import study_settings
+
+    assert study_settings("grayscale", False, {})["recipe"] == "modern"
+    assert study_settings("transfer", False, {})["seeds"] == 2
+    with pytest.raises(GxrError, match="recipe 'bogus'"):
+        study_settings("grayscale", False, {"recipe": "bogus"})
+    with pytest.raises(GxrError, match="seeds must be >= 1"):
+        study_settings("grayscale", False, {"seeds": 0})
