@@ -11,6 +11,13 @@ from gxr.study.evaluation import split_scores
 from gxr.study.stages import settings_hash, train_stage
 
 
+def image_size(arch: str, wanted: int) -> int:
+    """The study's size, or the architecture's smallest valid input size when that is larger (Inception-V3: 75)."""
+    from gxr.nets import ARCHS
+
+    return max(wanted, ARCHS[arch][1])
+
+
 def pretrain(ctx: StudyContext, name: str, arch: str, channels: int, image_size: int, epochs: int,
              fraction: float, batch_size: int, recipe_name: str = "modern") -> dict[str, Any]:
     """Pre-train on Imagenette with one of `gxr train pretrain`'s recipes (modern: Nesterov SGD, warm-up then

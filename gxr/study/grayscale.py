@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gxr.study.arms import finetune, pretrain
+from gxr.study.arms import finetune, image_size, pretrain
 from gxr.study.context import StudyContext
 from gxr.study.evaluation import top_k_accuracy
 
@@ -54,7 +54,7 @@ WHAT = ("Gray (1-channel stem, Luma after augmentation) and color (3-channel) mo
 def run(ctx: StudyContext) -> dict[str, Any]:
     s = ctx.settings
     ctx.step(f"pre-train gray and color models on Imagenette ({s['recipe']} recipe)")
-    pre = {key: pretrain(ctx, f"pretrain-{key}", s["arch"], channels, s["pretrain_image_size"],
+    pre = {key: pretrain(ctx, f"pretrain-{key}", s["arch"], channels, image_size(s["arch"], s["pretrain_image_size"]),
                          s["pretrain_epochs"], s["pretrain_fraction"], s["pretrain_batch_size"], s["recipe"])
            for key, channels in (("gray", 1), ("color", 3))}
     ctx.step("Table 1: top-1 / top-5 on Imagenette val (gray model on Luma images)")
@@ -64,7 +64,8 @@ def run(ctx: StudyContext) -> dict[str, Any]:
     for task in s["tasks"]:
         ctx.step(f"fine-tune four arms x {s['seeds']} seeds on {TASK_TITLES[task]}")
         tasks[task] = {arm: [finetune(ctx, f"{task}/{arm}/seed{seed}", task, s["arch"], channels,
-                                      pre[init] if init else None, s["finetune_image_size"], s["finetune_epochs"],
+                                      pre[init] if init else None, image_size(s["arch"], s["finetune_image_size"]),
+                                      s["finetune_epochs"],
                                       s["finetune_lr"], s["finetune_batch_size"], s["finetune_fraction"], seed=seed)
                              for seed in range(s["seeds"])]
                        for arm, (channels, init) in ARMS.items()}

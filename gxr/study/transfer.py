@@ -10,7 +10,7 @@ from typing import Any
 from gxr.core.comparator import MIN_POSITIVES, DifferenceCI, bootstrap_difference, rule_text
 from gxr.core.render import fmt, md_table, rich_table
 from gxr.core.scores import Scores
-from gxr.study.arms import finetune, pretrain
+from gxr.study.arms import finetune, image_size, pretrain
 from gxr.study.context import StudyContext
 from gxr.study.report import print_summary, write_outputs
 from gxr.study.seeds import Spread, spread
@@ -30,12 +30,6 @@ WHAT = ("Each architecture is pre-trained on Imagenette (gray) and fine-tuned on
         "Imagenette top-1): a pre-training near 10% (chance for 10 classes) did not learn, and its transfer result "
         "says nothing about pre-training. Each architecture runs at its own smallest valid input size or the "
         "study's size, whichever is larger. It is not ImageNet pre-training.")
-
-
-def image_size(arch: str, wanted: int) -> int:
-    from gxr.nets import ARCHS
-
-    return max(wanted, ARCHS[arch][1])
 
 
 def run(ctx: StudyContext) -> dict[str, Any]:
