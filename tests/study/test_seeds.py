@@ -20,21 +20,25 @@ N = 80
 SIGNAL = {"gray-pretrained": 2.0, "color-pretrained": 1.6, "color-folded-to-gray": 1.5, "scratch": 0.6}
 
 
-def _arm(arm: str, seed: int, labels: list[str], truth: np.ndarray, val_auc: float) -> dict:
-    """One finetune() result: a run history (kept epoch 2 of 3) and test scores whose signal depends on the arm."""
+def _arm(arm: str, seed: int, labels: list[str], truth: np.ndarray, val_auc: float, task: str | None = None
+         ) -> dict:
+    """One finetune() result: a run history (kept epoch 2 of 3) and test scores whose signal depends on the arm.
+    Multi-class: `truth` holds class indices and the logits are one column per class."""
     rng = np.random.default_rng(100 * seed + list(ARMS).index(arm))
-    logits = SIGNAL[arm] * (truth - 0.5) + rng.normal(size=truth.shape)
-    scores = Scores(logits.astype(np.float32), truth, labels, "binary" if len(labels) == 1 else "multilabel",
-                    [f"img{i}" for i in range(N)])
+    task = task or ("binary" if len(labels) == 1 else "multilabel")
+    onehot = np.eye(len(labels))[truth.astype(int)] if task == "multiclass" else truth
+    logits = SIGNAL[arm] * (onehot - 0.5) + rng.normal(size=onehot.shape)
+    scores = Scores(logits.astype(np.float32), truth, labels, task, [f"img{i}" for i in range(N)])
     history = [{"epoch": e, "val_loss": 1.0 - 0.1 * (e == 2), "val_mean_auc": val_auc - 0.01 * (e != 2)}
                for e in (1, 2, 3)]
     return {"run": {"history": history, "best_epoch": 2}, "test": auc_summary(scores).to_json(),
             "scores": scores.to_json(), "dir": f"runs/{arm}/seed{seed}"}
 
 
-def _task(labels: list[str], truth: np.ndarray, scratch_val: float = 0.70, seeds: int = 3) -> dict:
+def _task(labels: list[str], truth: np.ndarray, scratch_val: float = 0.70, seeds: int = 3, task: str | None = None
+          ) -> dict:
     val = {"gray-pretrained": 0.90, "color-pretrained": 0.88, "color-folded-to-gray": 0.87, "scratch": scratch_val}
-    return {arm: [_arm(arm, s, labels, truth, val[arm] + 0.001 * s) for s in range(seeds)] for arm in ARMS}
+    return {arm: [_arm(arm, s, labels, truth, val[arm] + 0.001 * s, task) for s in range(seeds)] for arm in ARMS}
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +82,14 @@ def test_task_summary_holds_seeds_holm_bootstrap_gate_and_calibration(binary_tas
     assert len(doc["delong_per_seed"]["gray-pretrained vs color-pretrained"]) == 3
 
 
-def test_gate_says_no_when_scratch_is_as_good_on_validation():
-    truth = (np.arange(N) % 2).astype(np.float32)[:, None]
-    summary = summarize_task("covid", _task(["x"], truth, scratch_val=0.95, seeds=2), PAIRS, PRETRAINED, "scratch",
-                             resamples=20)
+def test_gate_says_no_when_scratch_is_as_good_on_validation_and_classes_are_labels():
+    truth = (np.arange(N) % 3).astype(np.float32)                        # a 3-class task, as COVID
+    runs = _task(["COVID", "Normal", "Viral Pneumonia"], truth, scratch_val=0.95, seeds=2, task="multiclass")
+    summary = summarize_task("covid", runs, PAIRS, PRETRAINED, "scratch", resamples=20)
     assert summary.gate.passed is False and "validation: no" in summary.gate.line()
+    assert summary.primary.labels == ["COVID", "Normal", "Viral Pneumonia"]
+    assert all(len(c.rows) == 3 for c in summary.delong["gray-pretrained vs color-pretrained"])
+    assert summary.arms["scratch"].test_accuracy.mean is not None
 
 
 def test_report_states_the_primary_endpoint_first_and_leaves_rare_labels_out(binary_task):
