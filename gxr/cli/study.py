@@ -20,13 +20,15 @@ def study(
     pretrain_fraction: float | None = typer.Option(None, help="Fraction of Imagenette train used for pre-training"),
     finetune_epochs: int | None = typer.Option(None, help="X-ray fine-tuning epochs (best epoch chosen on val)"),
     image_size: int | None = typer.Option(None, help="Input size for pre-training and fine-tuning"),
+    recipe: str | None = typer.Option(None, help="Pre-training recipe: modern (default) | paper"),
+    seeds: int | None = typer.Option(None, help="Fine-tuning seeds per arm (grayscale, transfer)"),
 ) -> None:
     """Run a study: grayscale (gray vs color pre-training, four fine-tuning arms, DeLong, latency),
     transfer (architectures pre-trained vs scratch on COVID), depth (fine-tuning depth x data size)."""
     from gxr.study.runner import run_study
 
     overrides = {"pretrain_epochs": pretrain_epochs, "pretrain_fraction": pretrain_fraction,
-                 "finetune_epochs": finetune_epochs}
+                 "finetune_epochs": finetune_epochs, "recipe": recipe, "seeds": seeds}
     if arch is not None:
         overrides["archs" if name == "transfer" else "arch"] = arch.split(",") if name == "transfer" else arch
     if image_size is not None:

@@ -13,6 +13,15 @@ from rich.console import Console
 from gxr.core.errors import GxrError
 from gxr.study.stages import Stages
 
+IMAGENETTE_NOTE = (
+    "Imagenette is 10 easily told-apart ImageNet classes (9,469 training images, shipped at 96 px). It can stand in "
+    "for ImageNet as a real natural-image pre-training on ImageNet's own photographs: the same images seen in color "
+    "or through Luma, so the gray-vs-color contrast is the paper's; first-layer filters (edges, blobs, and color "
+    "opponency for the color model); and a check that the whole pipeline (stems, initialization, recipes, transfer) "
+    "works. It cannot stand in for ImageNet's 1000 classes and 1.28M images: its features are far less rich, so "
+    "the size (and possibly the sign) of any transfer gain, the paper's top-1 figures and the paper's gray-vs-color "
+    "AUC differences are not reproduced or refuted here; with 10 classes, color may also matter more (or less) for "
+    "telling them apart than on ImageNet.")
 SCALE_NOTE = ("Imagenette (10 classes, about 9.5k training images at 96 px) stands in for ImageNet (1000 classes, "
               "1.28M images), and the X-ray sets are small and low-resolution: whatever comes out here is evidence "
               "at this scale only, not a reproduction of the paper's numbers.")

@@ -56,15 +56,19 @@ def roc_png(panels: list[dict[str, Any]], path: Path) -> Path:
 
 
 def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float | None]], ylabel: str, title: str,
-                     path: Path, ylim: tuple[float, float] = (0.4, 1.0)) -> Path:
-    """Grouped bar chart (e.g. test AUC per task for each fine-tuning arm), values written on the bars."""
+                     path: Path, ylim: tuple[float, float] = (0.0, 1.0),
+                     errors: dict[str, Sequence[float | None]] | None = None) -> Path:
+    """Grouped bar chart (e.g. test AUC per task for each fine-tuning arm), values written on the bars, with error
+    bars (e.g. sd over seeds) where `errors` gives them."""
     plt = pyplot("study plots")
     fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(groups)), 4.4))
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(groups))
     for i, (name, values) in enumerate(series.items()):
         vals = [np.nan if v is None else v for v in values]
-        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=name)
+        err = [np.nan if e is None else e for e in (errors or {}).get(name, [None] * len(vals))]
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=name,
+                      yerr=None if all(np.isnan(err)) else np.nan_to_num(err), capsize=3)
         for bar, v in zip(bars, vals):
             if not np.isnan(v):
                 ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
@@ -76,34 +80,64 @@ def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float | N
 
 
 def curves_png(panels: list[dict[str, Any]], ylabel: str, path: Path) -> Path:
-    """One panel per architecture: a metric per epoch for several runs. {title, lines: {name: [values]}}."""
+    """One panel per architecture (and metric): a metric per epoch for several runs. Each panel: {title, lines:
+    {name: [values]}, marks: {name: epoch}} (optional: a circle on that epoch of that line, e.g. the epoch kept).
+    Lines whose name ends in "train" are dashed and share the colour of the line with the same name before it."""
     plt = pyplot("study plots")
-    cols = min(len(panels), 3)
+    cols = min(len(panels), 4)
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, panel in zip(axes.flat, panels):
+        colours: dict[str, Any] = {}
         for name, values in panel["lines"].items():
-            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
-        ax.set(title=panel["title"], xlabel="epoch", ylabel=ylabel)
-        ax.legend(fontsize=8)
+            base = name.rsplit(" ", 1)[0] if name.endswith((" train", " val")) else name
+            vals = [np.nan if v is None else v for v in values]
+            line, = ax.plot(range(1, len(vals) + 1), vals, marker=".", markersize=3, label=name,
+                            linestyle="--" if name.endswith("train") else "-", color=colours.get(base))
+            colours.setdefault(base, line.get_color())
+            epoch = panel.get("marks", {}).get(name)
+            if epoch is not None and 1 <= epoch <= len(vals):
+                ax.plot([epoch], [vals[epoch - 1]], marker="o", markersize=8, fillstyle="none",
+                        color=line.get_color())
+        ax.set(title=panel["title"], xlabel="epoch", ylabel=panel.get("ylabel", ylabel))
+        ax.legend(fontsize=6)
     fig.tight_layout()
     return save_png(fig, path)
 
 
+def symmetric_range(centre: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """Half-range of a diverging colour scale centred on 0: the largest |difference| or CI half-width, whichever is
+    larger (at least 0.001), so that a difference inside its CI never takes the scale's strongest colour."""
+    values = np.concatenate([np.abs(centre).ravel(), ((high - low) / 2).ravel(), [1e-3]])
+    return float(np.nanmax(values))
+
+
 def heatmap_png(rows: Sequence[str], cols: Sequence[str], values: np.ndarray, title: str, path: Path,
-                colorbar: str = "test AUC") -> Path:
-    """Annotated heat map (e.g. fine-tuning depth x training fraction -> test AUC)."""
+                colorbar: str = "test AUC", centre: np.ndarray | None = None, low: np.ndarray | None = None,
+                high: np.ndarray | None = None) -> Path:
+    """Annotated heat map (e.g. fine-tuning depth x training fraction -> test AUC). With `centre` (each cell's
+    difference from a reference) and its CI (`low`, `high`), the colours show the difference on a diverging scale
+    centred on 0 whose half-range is at least the largest CI half-width (noise stays pale), and each cell is
+    annotated with its value and the CI; without, the colours show `values` themselves."""
     plt = pyplot("study plots")
-    fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, 0.6 * len(rows) + 2))
-    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    fig, ax = plt.subplots(figsize=(1.7 * len(cols) + 3, 0.75 * len(rows) + 2))
+    if centre is None:
+        image = ax.imshow(values, cmap="viridis", aspect="auto")
+    else:
+        half = symmetric_range(centre, low, high)
+        image = ax.imshow(centre, cmap="RdBu", vmin=-half, vmax=half, aspect="auto")
     for i in range(len(rows)):
         for j in range(len(cols)):
             v = values[i, j]
-            if not np.isnan(v):
-                ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8,
-                        color="white" if v < np.nanmean(values) else "black")
+            if np.isnan(v):
+                continue
+            text = f"{v:.3f}"
+            if centre is not None and not np.isnan(low[i, j]):
+                text += f"\n[{low[i, j]:+.3f}, {high[i, j]:+.3f}]"
+            dark = centre is None and v < np.nanmean(values)
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
     ax.set(title=title, xlabel="training-set fraction")

@@ -11,7 +11,7 @@ from rich.table import Table
 from gxr.core.fileio import write_json, write_text
 from gxr.core.provenance import machine_info
 from gxr.core.render import study_markdown
-from gxr.study.context import SCALE_NOTE, StudyContext
+from gxr.study.context import IMAGENETTE_NOTE, SCALE_NOTE, StudyContext
 
 
 @dataclass
@@ -44,12 +44,16 @@ def write_outputs(ctx: StudyContext, title: str, what: str, sections: list[str],
     doc = {"study": ctx.name, "title": title, "command": ctx.command, "quick": ctx.quick, "device": ctx.device,
            "changed_from_defaults": ctx.overrides,
            "settings": ctx.settings, "data": ctx.fingerprints(data_keys), "machine": machine,
-           "what_this_is": what, "scale_note": SCALE_NOTE, "results": results, "plots": plots,
-           "stages": ctx.stages.log.entries, "seconds_this_invocation": seconds}
+           "what_this_is": what, "scale_note": SCALE_NOTE, "imagenette_note": IMAGENETTE_NOTE, "results": results,
+           "plots": plots,
+           "stages": ctx.stages.log.entries, "seconds_this_invocation": seconds,
+           "stage_seconds_all": ctx.stages.log.stage_seconds()}
     write_json(ctx.out / "results.json", doc)
     where = ", ".join(machine.get("gpus") or []) or f"{machine['cpu']} ({machine['logical_cpus']} logical CPUs)"
     report = StudyReport(title, ctx.command, where, ctx.device, time.strftime("%Y-%m-%d"),
-                         f"{base}{', changed: ' + changed if changed else ''}.", what, SCALE_NOTE, ctx.settings,
+                         f"{base}{', changed: ' + changed if changed else ''}.", what,
+                         f"{SCALE_NOTE}\n\n**What Imagenette can and cannot stand in for.** {IMAGENETTE_NOTE}",
+                         ctx.settings,
                          sections, doc["data"], plots, ctx.stages.log.counts(), seconds)
     write_text(ctx.out / "report.md", study_markdown(report))
     return doc

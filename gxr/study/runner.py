@@ -24,7 +24,19 @@ def study_settings(name: str, quick: bool, overrides: dict[str, Any]) -> dict[st
         if key not in settings:
             raise GxrError(f"study {name}: has no setting {key!r} (settings: {', '.join(settings)})")
         settings[key] = value
+    check_settings(name, settings)
     return settings
+
+
+def check_settings(name: str, settings: dict[str, Any]) -> None:
+    """Refuse settings no run could use, before any stage starts."""
+    from gxr.train.recipes import PRETRAIN_RECIPES
+
+    if settings.get("recipe", "modern") not in PRETRAIN_RECIPES:
+        raise GxrError(f"study {name}: pre-training recipe {settings['recipe']!r}: choose one of "
+                       f"{', '.join(PRETRAIN_RECIPES)}")
+    if settings.get("seeds", 1) < 1:
+        raise GxrError(f"study {name}: seeds must be >= 1, got {settings['seeds']}")
 
 
 def changed_settings(name: str, quick: bool, settings: dict[str, Any]) -> dict[str, Any]:

@@ -29,11 +29,20 @@ def settings_hash(settings: dict[str, Any]) -> str:
 
 @dataclass
 class StageLog:
-    """What happened to each stage in one invocation: 'ran' or 'skipped', with seconds spent."""
+    """What happened to each stage in one invocation: 'ran' or 'skipped', with seconds spent (and, for a skipped
+    stage, the seconds it took when it ran)."""
     entries: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, name: str, status: str, seconds: float) -> None:
-        self.entries.append({"stage": name, "status": status, "seconds": round(seconds, 2)})
+    def add(self, name: str, status: str, seconds: float, recorded: float | None = None) -> None:
+        entry = {"stage": name, "status": status, "seconds": round(seconds, 2)}
+        if recorded is not None:
+            entry["recorded_seconds"] = round(recorded, 2)
+        self.entries.append(entry)
+
+    def stage_seconds(self) -> float:
+        """Seconds of every stage of the study as it ran, in this invocation or an earlier one (what one fresh run
+        of the whole study spends in its stages)."""
+        return float(sum(e.get("recorded_seconds", e["seconds"]) for e in self.entries))
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -53,24 +62,28 @@ class Stages:
 
     def cached(self, name: str, settings: dict[str, Any]) -> dict[str, Any] | None:
         """The recorded result of stage `name` if it finished with these settings, else None."""
+        record = self._record(name, settings)
+        return None if record is None else record["result"]
+
+    def _record(self, name: str, settings: dict[str, Any]) -> dict[str, Any] | None:
         path = self.folder(name) / STAGE_FILE
         if not path.is_file():
             return None
         record = read_json(path, "stage record")
         if record.get("hash") != settings_hash(settings) or record.get("status") != "done":
             return None
-        return record["result"]
+        return record
 
     def run(self, name: str, settings: dict[str, Any], work: Callable[[Path, bool], dict[str, Any]]
             ) -> dict[str, Any]:
         """Result of `work(folder, resume)`, or the cached result. `resume` is True when the folder holds
         an unfinished attempt with the same settings (training continues it); a folder left by other
         settings is moved aside to <name>.stale-<hash>, never deleted."""
-        result = self.cached(name, settings)
-        if result is not None:
+        record = self._record(name, settings)
+        if record is not None:
             self.console.print(f"[dim]skip[/] {name}: already done with these settings")
-            self.log.add(name, "skipped", 0.0)
-            return result
+            self.log.add(name, "skipped", 0.0, float(record.get("seconds", 0.0)))
+            return record["result"]
         folder = self.folder(name)
         resume = self._prepare(folder, settings)
         started = time.perf_counter()

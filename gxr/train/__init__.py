@@ -6,7 +6,8 @@ Modules, from the entry point down:
   best checkpoint, early stopping, test evaluation); reports through a reporter, never prints.
 - steps.py: the pure steps (`train_one_epoch`, `evaluate`, optimizer/loss builders, `freeze_until`).
 - state.py: the run directory's files (last.pt, model.pt, metrics.json), resume checks, stale temp files.
-- pipeline.py: decoded uint8 splits, seeded batches, device-side augmentation and normalization.
+- pipeline.py: decoded uint8 splits, seeded batches, device-side augmentation (crops from a larger decode) and
+  normalization; scoring.py: `score_run`, a run's Scores on a split with its recipe's evaluation transform.
 - distributed.py: torchrun/DDP as a context manager. recipes.py: the recipes (torch-free).
 - report.py: `Reporter` (silent, records) and `ConsoleReporter` (rich) (torch-free).
 Importing this package imports no torch; `run_training` does when called.

@@ -83,10 +83,10 @@ def batches(data: SplitPixels, batch_size: int, shuffle: bool, seed: int, worker
 
 
 def random_resized_crop(x: torch.Tensor, generator: torch.Generator, hflip: bool,
-                        scale: tuple[float, float] = (0.25, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)
-                        ) -> torch.Tensor:
-    """Per-sample random crop (area fraction `scale`, aspect `ratio`) resized back to full size, with
-    optional horizontal flip: one affine grid for the whole batch."""
+                        scale: tuple[float, float] = (0.25, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                        size: int | None = None) -> torch.Tensor:
+    """Per-sample random crop (area fraction `scale`, aspect `ratio`) resized to `size` x `size` (default: the
+    input's size), with optional horizontal flip: one affine grid for the whole batch."""
     n = x.shape[0]
     area = torch.empty(n).uniform_(*scale, generator=generator)
     aspect = torch.exp(torch.empty(n).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator))
@@ -96,27 +96,45 @@ def random_resized_crop(x: torch.Tensor, generator: torch.Generator, hflip: bool
     sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if hflip else torch.ones(n)
     zeros = torch.zeros(n)
     theta = torch.stack([torch.stack([w * sign, zeros, cx], 1), torch.stack([zeros, h, cy], 1)], 1)
-    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    out = list(x.shape[:2]) + [size or x.shape[-2], size or x.shape[-1]]
+    grid = F.affine_grid(theta.to(x.device), out, align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def decode_size(image_size: int, crop_ratio: float) -> int:
+    """The side images are decoded at so that a centre crop of `image_size` keeps `crop_ratio` of it (torchvision's
+    ImageNet evaluation: resize 256, crop 224 = 0.875); 1.0 = the model size, the whole image."""
+    return image_size if crop_ratio >= 1.0 else int(round(image_size / crop_ratio))
+
+
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """The central `size` x `size` window of an N x C x H x W batch (the batch itself when it already fits)."""
+    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    return x if top <= 0 and left <= 0 else x[..., top:top + size, left:left + size]
 
 
 class DeviceTransform:
     """uint8 batch on the host -> normalized float batch on the device. In training: random h-flip or
-    random-resized crop + flip, then (RGB input, gray model) Luma conversion after the augmentation."""
+    random-resized crop (area `crop_scale`..1 of the decoded image, resized to `size`) + flip, then (RGB input,
+    gray model) Luma conversion after the augmentation. In evaluation: the centre `size` crop of a batch decoded
+    larger (resize + centre crop), the batch itself otherwise."""
 
     def __init__(self, norm: Normalization, channels: int, device: torch.device, hflip: bool = False,
-                 crop: bool = False):
+                 crop: bool = False, size: int | None = None, crop_scale: float = 0.25):
         mean, std = norm.arrays(channels)
         self.mean, self.std = torch.from_numpy(mean).to(device), torch.from_numpy(std).to(device)
         self.luma = torch.tensor(LUMA, dtype=torch.float32).view(1, 3, 1, 1).to(device)
         self.device, self.channels, self.hflip, self.crop = device, channels, hflip, crop
+        self.size, self.crop_scale = size, crop_scale
 
     def __call__(self, pixels: torch.Tensor, train: bool = False,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         x = pixels.to(self.device, non_blocking=True).float().div_(255.0)
         if train and self.crop:
-            x = random_resized_crop(x, generator, self.hflip)
-        elif train and self.hflip:
+            x = random_resized_crop(x, generator, self.hflip, (self.crop_scale, 1.0), size=self.size)
+        elif self.size is not None:
+            x = center_crop(x, self.size)
+        if train and self.hflip and not self.crop:
             flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(self.device)
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
         if x.shape[1] == 3 and self.channels == 1:

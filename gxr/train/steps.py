@@ -103,7 +103,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn:
     keep_frozen_bn_in_eval(model)
     augment = torch.Generator().manual_seed(seed)
     progress = progress or Task()
-    total, seen, start = 0.0, 0, time.perf_counter()
+    total, correct, seen, start = 0.0, 0.0, 0, time.perf_counter()
     for pixels, targets in batches(data, batch_size, shuffle=True, seed=seed, workers=workers, shard=shard):
         x = transform(pixels, train=True, generator=augment)
         with autocast(transform.device, amp):
@@ -113,11 +113,23 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn:
         loss.backward()
         optimizer.step()
         total += float(loss.detach()) * len(pixels)
+        if task != "multilabel":
+            correct += batch_accuracy(logits.detach(), targets, task) * len(pixels)
         seen += len(pixels)
         progress.advance(status=f"loss {total / seen:.4f}")
     seconds = time.perf_counter() - start
-    return {"train_loss": total / max(seen, 1), "images": seen, "images_per_s": seen / max(seconds, 1e-9),
-            "seconds": seconds}
+    accuracy = None if task == "multilabel" else correct / max(seen, 1)   # as Scores.accuracy: none for multi-label
+    return {"train_loss": total / max(seen, 1), "train_accuracy": accuracy, "images": seen,
+            "images_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+
+
+def batch_accuracy(logits: torch.Tensor, targets: torch.Tensor, task: str) -> float:
+    """Accuracy of one batch as the training loop sees it (augmented images, train mode): the arg-max class for
+    multi-class tasks, logit > 0 otherwise (the decisions `Scores.accuracy` counts)."""
+    targets = targets.to(logits.device)
+    if task == "multiclass":
+        return float((logits.argmax(dim=1) == targets.long()).float().mean())
+    return float(((logits > 0).float() == targets).float().mean())
 
 
 def epoch_batches(images: int, batch_size: int, world_size: int = 1) -> int:

@@ -28,7 +28,7 @@ from gxr.nets.factory import create_model, load_init_weights, read_weight_file
 from gxr.train import state as run_state
 from gxr.train import steps
 from gxr.train.distributed import DistContext, distributed
-from gxr.train.pipeline import DeviceTransform, SplitPixels, pick_device
+from gxr.train.pipeline import DeviceTransform, SplitPixels, decode_size, pick_device
 from gxr.train.recipes import PretrainRecipe, Recipe
 from gxr.train.report import Reporter
 
@@ -104,7 +104,8 @@ class Trainer:
         self.scheduler = steps.make_scheduler(self.optimizer, r)
         self.loss_fn = steps.make_loss(self.source.task, r.label_smoothing)
         self.eval_loss_fn = steps.make_loss(self.source.task)
-        self.transform = DeviceTransform(self.info.norm, r.channels, self.device, r.hflip, r.random_resized_crop)
+        self.transform = DeviceTransform(self.info.norm, r.channels, self.device, r.hflip, r.random_resized_crop,
+                                         r.image_size, r.crop_scale)
 
     def _restore(self, saved: dict[str, Any]) -> None:
         self.model.load_state_dict(saved["model"])
@@ -132,8 +133,9 @@ class Trainer:
         with self.reporter.running():
             # gray models with luma_after_augment see RGB during augmentation, then Luma on the device
             decode = 3 if (r.luma_after_augment and r.channels == 1) else r.channels
-            train = SplitPixels(self._train_split(), decode, r.image_size, self.reporter.task, "decode train")
-            val = SplitPixels(self.source.split("val"), r.channels, r.image_size, self.reporter.task, "decode val")
+            size = decode_size(r.image_size, r.crop_ratio)
+            train = SplitPixels(self._train_split(), decode, size, self.reporter.task, "decode train")
+            val = SplitPixels(self.source.split("val"), r.channels, size, self.reporter.task, "decode val")
             self.reporter.on_note(f"{r.arch} {r.channels}-channel, {len(train)} train / {len(val)} val images "
                                   f"at {r.image_size}px on {self.device}")
             for epoch in range(self.start_epoch, r.epochs):
@@ -162,7 +164,8 @@ class Trainer:
                                         shard=self.dist.shard if self.dist.enabled else None)
         bar.close()
         val_metrics = self._evaluate(val)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": trained["train_loss"], "val_loss": val_metrics["loss"],
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": trained["train_loss"],
+               "train_accuracy": trained["train_accuracy"], "val_loss": val_metrics["loss"],
                "val_mean_auc": val_metrics["mean_auc"], "val_accuracy": val_metrics["accuracy"],
                "train_images_per_s": trained["images_per_s"], "seconds": time.perf_counter() - start}
         self.history.append(row)
@@ -189,7 +192,8 @@ class Trainer:
             raise GxrError(f"{self.out_dir}: validation loss was never finite (training diverged); "
                            "try a lower learning rate")
         self.model.load_state_dict(self.best_state or read_checkpoint(model_path)["state_dict"])
-        test = SplitPixels(self.source.split("test"), r.channels, r.image_size, self.reporter.task, "decode test")
+        test = SplitPixels(self.source.split("test"), r.channels, decode_size(r.image_size, r.crop_ratio),
+                           self.reporter.task, "decode test")
         test_metrics = self._evaluate(test)
         metrics = {"kind": self.kind, "task": self.info.task, "labels": self.info.labels, "arch": r.arch,
                    "channels": r.channels, "image_size": r.image_size, "best_epoch": (self.best["epoch"] or 0) + 1,

@@ -4,11 +4,14 @@ pretrain -> finetune hand-over (with stem conversion) on real Imagenette / Pneum
 import json
 
 import numpy as np
+import pytest
 import torch
 
+from gxr.core.errors import GxrError
 from gxr.core.normalization import Normalization
+from gxr.core.preprocess import to_model_pixels
 from gxr.data import open_source
-from gxr.train.pipeline import DeviceTransform, random_resized_crop
+from gxr.train.pipeline import DeviceTransform, decode_size, random_resized_crop
 from gxr.train.recipes import PretrainRecipe
 from tests.helpers import run_gxr
 
@@ -64,3 +67,37 @@ def test_pretrain_gray_then_finetune_color_with_stem_conversion(tmp_path, data_r
                    "--init", str(tmp_path / "pre" / "model.pt"), "--out", str(tmp_path / "fine"))
     assert fine.returncode == 0, fine.stderr
     assert "converted 1 -> 3 channels" in fine.stdout and "skipped fc.weight" in fine.stdout
+
+
+def test_modern_recipe_crops_from_a_larger_decode_and_evaluates_on_the_centre():
+    r = PretrainRecipe.modern(arch="resnet18", image_size=96)
+    assert (r.crop_scale, r.crop_ratio, decode_size(96, r.crop_ratio), decode_size(96, 1.0)) == (0.35, 0.875, 110, 96)
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.uint8).view(2, 3, 6, 6)
+    t = DeviceTransform(Normalization(mean=(0.0,), std=(1.0,)), 3, torch.device("cpu"), hflip=True, crop=True,
+                        size=4, crop_scale=0.35)
+    torch.testing.assert_close(t(x), x[:, :, 1:5, 1:5].float() / 255)           # evaluation: the centre crop
+    train = t(x, train=True, generator=torch.Generator().manual_seed(0))
+    assert train.shape == (2, 3, 4, 4) and torch.isfinite(train).all()       # training: crops resized to 4 x 4
+    with pytest.raises(GxrError, match="crop ratio"):
+        PretrainRecipe.modern(arch="resnet18", image_size=96, crop_ratio=1.2).validate()
+
+
+def test_score_run_evaluates_as_the_recipe_did(tmp_path, nih_runs, nih_spec):
+    from gxr.nets.checkpoint import load_model
+    from gxr.study.evaluation import split_scores
+    from gxr.train.scoring import score_run
+
+    whole = score_run(nih_runs["gray"], nih_spec, "test")
+    runtime = split_scores(nih_runs["gray"], nih_spec, "test", "cpu")    # the production path
+    np.testing.assert_allclose(whole.logits, runtime.logits, rtol=1e-4, atol=1e-4)
+    payload = torch.load(nih_runs["gray"] / "model.pt", weights_only=True)
+    payload["recipe"] = {**payload["recipe"], "crop_ratio": 0.8}
+    torch.save(payload, tmp_path / "model.pt")
+    cropped = score_run(tmp_path, nih_spec, "test")
+    model, info, _ = load_model(tmp_path)
+    images = open_source(nih_spec).split("test").images
+    pixels = torch.from_numpy(np.stack([to_model_pixels(images.open(i), 1, 40) for i in range(4)]))
+    x = (pixels[:, :, 4:36, 4:36].float() / 255 - info.norm.mean[0]) / info.norm.std[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(cropped.logits[:4], model(x).numpy(), rtol=1e-4, atol=1e-4)
+    assert not np.allclose(cropped.logits, whole.logits, atol=1e-3)

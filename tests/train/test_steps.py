@@ -107,3 +107,12 @@ def test_cosine_schedule_warms_up_then_anneals_to_zero_and_modern_recipe_uses_ne
     paper = PretrainRecipe.paper(arch="resnet18", image_size=32, epochs=4)
     steps = make_scheduler(make_optimizer(paper, params), paper)
     assert isinstance(steps, torch.optim.lr_scheduler.StepLR) and steps.gamma == 0.94 and steps.step_size == 2
+
+
+def test_batch_accuracy_counts_the_decisions_scores_count():
+    from gxr.train.steps import batch_accuracy
+
+    logits = torch.tensor([[2.0, 0.1, -1.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, 0.0]])
+    assert batch_accuracy(logits, torch.tensor([0.0, 1.0, 0.0, 2.0]), "multiclass") == pytest.approx(0.5)
+    binary = torch.tensor([[1.5], [-0.3], [0.2], [-2.0]])
+    assert batch_accuracy(binary, torch.tensor([[1.0], [0.0], [0.0], [0.0]]), "binary") == pytest.approx(0.75)
