@@ -336,10 +336,13 @@ def run_optimize(model: Path, options: OptimizeOptions = OptimizeOptions(), repo
     options = options.validate()
     source = resolve_source(model, options)
     candidates = []
+    cells_per_candidate = len(options.backends) * len(options.threads) * len(options.batch_sizes)
     for c in wanted_candidates(options):
-        candidates.append(build_candidate(c, source, options, notify))
-        if on_step:
-            on_step(f"built {c.key}")
+        built = build_candidate(c, source, options, notify)
+        candidates.append(built)
+        if on_step:   # a candidate that was not built still completes its share of the progress bar
+            for step in [f"built {c.key}"] + [f"{c.key}: not built"] * (cells_per_candidate if built.problem else 0):
+                on_step(step)
     model_dir = source.repo / source.name
     reference = next(c for c in candidates if c.key == "fp32")
     if reference.problem:
