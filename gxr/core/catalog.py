@@ -64,7 +64,7 @@ def size_bytes(version_dir: Path) -> int:
     return sum(p.stat().st_size for p in version_dir.iterdir() if p.is_file() and p.name != MANIFEST)
 
 
-def entry_row(version_dir: Path) -> dict[str, Any]:
+def entry_row(version_dir: Path, recommendations: dict[Path, Any] | None = None) -> dict[str, Any]:
     """One row; a broken entry becomes a row that says what is wrong instead of stopping the listing."""
     row: dict[str, Any] = {"name": version_dir.parent.name, "version": int(version_dir.name)}
     try:
@@ -74,17 +74,22 @@ def entry_row(version_dir: Path) -> dict[str, Any]:
                    parity=parity_summary(manifest), backends=serving_backends(version_dir, manifest), problem=None)
     except (GxrError, KeyError, TypeError, AttributeError) as exc:
         row["problem"] = str(exc) if isinstance(exc, GxrError) else f"incomplete manifest ({exc!r})"
-    row["recommended"] = recommended_here(version_dir)
+    row["recommended"] = recommended_here(version_dir, recommendations)
     return row
 
 
-def recommended_here(version_dir: Path) -> str | None:
+def recommended_here(version_dir: Path, recommendations: dict[Path, Any] | None = None) -> str | None:
     """How `gxr optimize` recommends running this version (None when it recommends another or none); a broken
-    recommendation file says so instead of stopping the listing."""
-    try:
-        rec = read_recommendation(version_dir.parent)
-    except GxrError as exc:
-        return f"unreadable: {exc}"
+    recommendation file says so instead of stopping the listing. `recommendations` caches each name's file."""
+    cache = {} if recommendations is None else recommendations
+    if version_dir.parent not in cache:
+        try:
+            cache[version_dir.parent] = read_recommendation(version_dir.parent)
+        except GxrError as exc:
+            cache[version_dir.parent] = exc
+    rec = cache[version_dir.parent]
+    if isinstance(rec, GxrError):
+        return f"unreadable: {rec}"
     if rec is None or rec.version != int(version_dir.name):
         return None
     threads = f"{rec.threads} threads" if rec.threads else "default threads"
@@ -92,4 +97,5 @@ def recommended_here(version_dir: Path) -> str | None:
 
 
 def list_repository(repo: Path) -> list[dict[str, Any]]:
-    return [entry_row(v) for v in version_dirs(repo)]
+    recommendations: dict[Path, Any] = {}   # each name's recommended.json, read once
+    return [entry_row(v, recommendations) for v in version_dirs(repo)]
