@@ -22,13 +22,16 @@ def study(
     image_size: int | None = typer.Option(None, help="Input size for pre-training and fine-tuning"),
     recipe: str | None = typer.Option(None, help="Pre-training recipe: modern (default) | paper"),
     seeds: int | None = typer.Option(None, help="Fine-tuning seeds per arm (grayscale, transfer)"),
+    cpu_bf16: bool | None = typer.Option(None, "--cpu-bf16/--no-cpu-bf16", help="On a CPU with native bf16: "
+                                         "bf16 autocast + channels-last training steps (default on; scores stay fp32)"),
 ) -> None:
     """Run a study: grayscale (gray vs color pre-training, four fine-tuning arms, DeLong, latency),
     transfer (architectures pre-trained vs scratch on COVID), depth (fine-tuning depth x data size)."""
     from gxr.study.runner import run_study
 
     overrides = {"pretrain_epochs": pretrain_epochs, "pretrain_fraction": pretrain_fraction,
-                 "finetune_epochs": finetune_epochs, "recipe": recipe, "seeds": seeds}
+                 "finetune_epochs": finetune_epochs, "recipe": recipe, "seeds": seeds,
+                 "cpu_bf16": cpu_bf16}
     if arch is not None:
         overrides["archs" if name == "transfer" else "arch"] = arch.split(",") if name == "transfer" else arch
     if image_size is not None:

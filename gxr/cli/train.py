@@ -37,6 +37,9 @@ def finetune(
     hflip: bool = typer.Option(True, help="Random horizontal flip"),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     amp: bool = typer.Option(True, help="bf16 autocast on CUDA"),
+    cpu_bf16: bool = typer.Option(False, help="On a CPU with native bf16 (AVX512-BF16/AMX): bf16 autocast and "
+                                  "channels-last for the training steps (about 2x faster for ResNet-18 here); "
+                                  "validation and test logits stay fp32"),
     workers: int = typer.Option(0, help="Data-loader workers when the split does not fit in memory"),
     seed: int = typer.Option(0),
     resume: bool = typer.Option(False, help=RESUME_HELP),
@@ -47,8 +50,8 @@ def finetune(
     recipe = FinetuneRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
                             optimizer=optimizer, weight_decay=weight_decay, image_size=image_size,
                             hflip=hflip, freeze_until=freeze_until, train_fraction=train_fraction,
-                            patience=patience, seed=seed, device=device, amp=amp, workers=workers,
-                            stem_mode=stem_mode).validate()
+                            patience=patience, seed=seed, device=device, amp=amp, cpu_bf16=cpu_bf16,
+                            workers=workers, stem_mode=stem_mode).validate()
     from gxr.train import run_training
     from gxr.train.report import ConsoleReporter
 
@@ -79,6 +82,9 @@ def pretrain(
     train_fraction: float = typer.Option(1.0),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     amp: bool = typer.Option(True, help="bf16 autocast on CUDA"),
+    cpu_bf16: bool = typer.Option(False, help="On a CPU with native bf16 (AVX512-BF16/AMX): bf16 autocast and "
+                                  "channels-last for the training steps (about 2x faster for ResNet-18 here); "
+                                  "validation and test logits stay fp32"),
     workers: int = typer.Option(0),
     seed: int = typer.Option(0),
     resume: bool = typer.Option(False, help=RESUME_HELP),
@@ -93,7 +99,8 @@ def pretrain(
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
              "lr_decay_epochs": lr_decay_epochs, "weight_decay": weight_decay, "label_smoothing": label_smoothing}
     chosen = PRETRAIN_RECIPES[recipe](arch=arch, channels=channels, image_size=image_size,
-                                      train_fraction=train_fraction, device=device, amp=amp, workers=workers,
+                                      train_fraction=train_fraction, device=device, amp=amp, cpu_bf16=cpu_bf16,
+                                      workers=workers,
                                       seed=seed, **{k: v for k, v in given.items() if v is not None}).validate()
     from gxr.train import run_training
     from gxr.train.report import ConsoleReporter

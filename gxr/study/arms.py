@@ -28,7 +28,8 @@ def pretrain(ctx: StudyContext, name: str, arch: str, channels: int, image_size:
     if recipe_name not in PRETRAIN_RECIPES:
         raise GxrError(f"pre-training recipe {recipe_name!r}: choose one of {', '.join(PRETRAIN_RECIPES)}")
     recipe = PRETRAIN_RECIPES[recipe_name](arch=arch, channels=channels, epochs=epochs, batch_size=batch_size,
-                                           image_size=image_size, train_fraction=fraction, device=ctx.device)
+                                           image_size=image_size, train_fraction=fraction, device=ctx.device,
+                                           cpu_bf16=ctx.settings.get("cpu_bf16", False))
     settings = {"recipe": recipe.to_dict(), "data": ctx.specs["imagenette"]}
     result = ctx.stages.run(name, settings, lambda folder, resume: train_stage(
         folder, resume, recipe, ctx.specs["imagenette"], ctx.console))
@@ -45,7 +46,8 @@ def finetune(ctx: StudyContext, name: str, task: str, arch: str, channels: int, 
 
     recipe = FinetuneRecipe(arch=arch, channels=channels, epochs=epochs, batch_size=batch_size, lr=lr,
                             image_size=image_size, train_fraction=fraction, patience=epochs,
-                            freeze_until=freeze_until, seed=seed, device=ctx.device)
+                            freeze_until=freeze_until, seed=seed, device=ctx.device,
+                            cpu_bf16=ctx.settings.get("cpu_bf16", False))
     init_path = Path(init["dir"]) / "model.pt" if init else None
     settings = {"recipe": recipe.to_dict(), "data": ctx.specs[task], "init": init["hash"] if init else None}
     run = ctx.stages.run(name, settings, lambda folder, resume: train_stage(

@@ -26,7 +26,7 @@ DEPTHS = {"resnet18": [("head only", "fc"), ("layer4+", "layer4"), ("layer3+", "
 DEFAULTS = {"arch": "resnet18", "task": "pneumonia", "channels": 1, "recipe": "modern", "pretrain_image_size": 64,
             "pretrain_epochs": 6, "pretrain_fraction": 1.0, "pretrain_batch_size": 64, "finetune_image_size": 64,
             "finetune_epochs": 4, "finetune_lr": 1e-4, "finetune_batch_size": 32,
-            "fractions": [0.05, 0.1, 0.25, 0.5, 1.0], "bootstrap_resamples": 1000}
+            "fractions": [0.05, 0.1, 0.25, 0.5, 1.0], "bootstrap_resamples": 1000, "cpu_bf16": True}
 QUICK = {**DEFAULTS, "pretrain_image_size": 32, "pretrain_epochs": 1, "pretrain_fraction": 0.05,
          "finetune_image_size": 32, "finetune_epochs": 1, "fractions": [0.05, 0.1], "bootstrap_resamples": 50}
 REFERENCE = "all layers"   # the heat map's colours: each cell's AUC minus this row's at the largest fraction

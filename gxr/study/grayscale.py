@@ -25,17 +25,16 @@ PAIRS = (("gray-pretrained", "color-pretrained"), ("gray-pretrained", "color-fol
 
 PRETRAINED = ("gray-pretrained", "color-pretrained")
 
-# Sized for the 2-vCPU machine, <= 2 h for the whole study (an estimate from measurements, not a run of it):
-# one gray ResNet-18 with the modern recipe at 96 px trained 16 epochs in 23.3 min there (about 87 s an epoch) and
-# reached 0.7605 Imagenette val top-1, still rising (bench/results/cpu-2vcpu-imagenette-resnet18-96-gray-modern-
-# 16ep.json); 24 epochs per model (about 35 min each) plus the centre-crop evaluation are expected, not measured, to
-# reach about 0.80. The X-ray arms fine-tune at 64 px (PneumoniaMNIST is 28 px and NIH1000 64 px at the source):
-# ResNet-18 trained at 210 images/s at 64 px on those 2 vCPUs (89 at 96 px; synthetic batches of 32), so
-# 4 arms x 3 seeds x 3 tasks x 4 epochs is about 37 min; about 111 min in all.
-DEFAULTS = {"arch": "resnet18", "recipe": "modern", "pretrain_image_size": 96, "pretrain_epochs": 24,
+# Sized for the 2-vCPU machine, <= 2 h for the whole study. Measured there: a gray ResNet-18 with the modern recipe
+# at 96 px reached 0.7896 Imagenette val top-1 after 24 fp32 epochs in 36.0 min, still rising
+# (bench/results/cpu-2vcpu-imagenette-resnet18-96-gray-modern-24ep.json); with bf16 autocast + channels-last training
+# steps (`cpu_bf16`, native on that CPU's AVX512-BF16) an epoch takes 41-47 s instead of 80-107 s. So 40 epochs per
+# model (about 30 min each). The X-ray arms fine-tune at 64 px (PneumoniaMNIST is 28 px and NIH1000 64 px at the
+# source): 4 arms x 3 seeds x 3 tasks x 4 epochs.
+DEFAULTS = {"arch": "resnet18", "recipe": "modern", "pretrain_image_size": 96, "pretrain_epochs": 40,
             "pretrain_fraction": 1.0, "pretrain_batch_size": 64, "finetune_image_size": 64, "finetune_epochs": 4,
             "finetune_fraction": 1.0, "finetune_lr": 1e-4, "finetune_batch_size": 32, "seeds": 3,
-            "tasks": list(TASKS), "latency_iters": 30, "bootstrap_resamples": 1000}
+            "tasks": list(TASKS), "latency_iters": 30, "bootstrap_resamples": 1000, "cpu_bf16": True}
 # --quick (what the tests run): two seeds, and the binary and multi-label tasks only, to stay as fast as the one-seed
 # three-task quick run was (80 s); the multi-class path is the same code (tests/study/test_seeds.py runs it).
 QUICK = {**DEFAULTS, "pretrain_image_size": 32, "pretrain_epochs": 1, "pretrain_fraction": 0.05,

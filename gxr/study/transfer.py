@@ -19,7 +19,7 @@ from gxr.study.stages import settings_hash
 DEFAULTS = {"archs": ["resnet18", "vgg11", "alexnet", "mobilenet_v2", "inception_v3"], "channels": 1,
             "recipe": "modern", "pretrain_image_size": 64, "pretrain_epochs": 4, "pretrain_fraction": 0.5,
             "pretrain_batch_size": 64, "finetune_image_size": 64, "finetune_epochs": 5, "finetune_fraction": 0.5,
-            "finetune_lr": 1e-4, "finetune_batch_size": 32, "seeds": 2, "bootstrap_resamples": 1000}
+            "finetune_lr": 1e-4, "finetune_batch_size": 32, "seeds": 2, "bootstrap_resamples": 1000, "cpu_bf16": True}
 QUICK = {**DEFAULTS, "archs": ["resnet18", "mobilenet_v2"], "pretrain_image_size": 32, "pretrain_epochs": 1,
          "pretrain_fraction": 0.05, "finetune_image_size": 32, "finetune_epochs": 2, "finetune_fraction": 0.1,
          "bootstrap_resamples": 50}

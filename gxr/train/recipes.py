@@ -33,7 +33,9 @@ class Recipe:
     patience: int
     seed: int = 0
     device: str = "auto"
-    amp: bool = True          # bf16 autocast on CUDA; ignored on CPU
+    amp: bool = True          # bf16 autocast on CUDA (training and validation)
+    cpu_bf16: bool = False    # on a CPU with native bf16 (AVX512-BF16 / AMX): bf16 autocast and channels-last for
+    #                           the training steps only; validation and test logits stay fp32
     workers: int = 0
     stem_mode: str = "sum"    # how --init weights of another channel count are converted
     lr_decay: float           # multiply lr by this every `lr_decay_epochs` epochs (1.0 = constant)

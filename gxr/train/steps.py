@@ -86,19 +86,31 @@ def loss_target(targets: torch.Tensor, task: str) -> torch.Tensor:
     return targets.long() if task == "multiclass" else targets
 
 
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when enabled; nothing on CPU."""
+def autocast(device: torch.device, enabled: bool, cpu_bf16: bool = False) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when `enabled`, on CPU when `cpu_bf16` (training steps only); else nothing."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if cpu_bf16 and device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX); emulated bf16 would be slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, data: SplitPixels,
                     transform: DeviceTransform, *, task: str, batch_size: int, seed: int, amp: bool = False,
-                    workers: int = 0, shard: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    cpu_bf16: bool = False, workers: int = 0,
+                    shard: Callable[[torch.Tensor], torch.Tensor] | None = None,
                     progress: Task | None = None) -> dict[str, float]:
     """One seeded pass over `data` (order and augmentation both from `seed`); frozen BatchNorm layers
-    stay in eval mode. Returns the mean train loss, images seen, images/s and seconds."""
+    stay in eval mode. `cpu_bf16`: bf16 autocast on CPU with channels-last inputs (the model should be channels-last
+    too). Returns the mean train loss, images seen, images/s and seconds."""
     model.train()
     keep_frozen_bn_in_eval(model)
     augment = torch.Generator().manual_seed(seed)
@@ -106,7 +118,9 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn:
     total, correct, seen, start = 0.0, 0.0, 0, time.perf_counter()
     for pixels, targets in batches(data, batch_size, shuffle=True, seed=seed, workers=workers, shard=shard):
         x = transform(pixels, train=True, generator=augment)
-        with autocast(transform.device, amp):
+        if cpu_bf16:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(transform.device, amp, cpu_bf16):
             logits = model(x).float()
         loss = loss_fn(logits, loss_target(targets.to(transform.device), task))
         optimizer.zero_grad(set_to_none=True)
