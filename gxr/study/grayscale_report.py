@@ -206,7 +206,7 @@ def finish(ctx: StudyContext, results: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-NIH_CHECK = ("**A pipeline check only, not evidence**: 1000 NIH images at 64 px (600 for training) cannot say whether "
+NIH_CHECK = ("**A pipeline check only, not evidence**: 1000 NIH images at 64 px (701 for training) cannot say whether "
              f"gray or color pre-training is better. Labels with fewer than {MIN_POSITIVES} positives or negatives in "
              "the test split are left out of every mean, CI and test (listed under the label table).")
 LATENCY_NOTE = ("A 1-channel stem saves only the first convolution's input channels: for ResNet-18 at 96 px about 4% "
