@@ -38,10 +38,11 @@ class Seen:
 def test_train_steps_run_in_bf16_channels_last_and_evaluation_in_fp32(blob_spec):
     torch.manual_seed(0)
     source = open_source(blob_spec)
-    model = create_model("resnet18", 1, 1).to(memory_format=torch.channels_last)
+    # a color model: with one channel, channels-last and contiguous are the same layout
+    model = create_model("resnet18", 3, 1).to(memory_format=torch.channels_last)
     seen = Seen(model)
-    data = SplitPixels(source.split("train").subset(np.arange(64)), 1, 32)
-    transform = DeviceTransform(Normalization.default(1), 1, torch.device("cpu"), hflip=True)
+    data = SplitPixels(source.split("train").subset(np.arange(64)), 3, 32)
+    transform = DeviceTransform(Normalization.default(3), 3, torch.device("cpu"), hflip=True)
     optimizer = steps.make_optimizer(tiny_recipe(optimizer="sgd", lr=0.1), model.parameters())
     before = model.fc.weight.detach().clone()
     trained = steps.train_one_epoch(model, optimizer, steps.make_loss("binary"), data, transform, task="binary",
@@ -53,7 +54,7 @@ def test_train_steps_run_in_bf16_channels_last_and_evaluation_in_fp32(blob_spec)
     logits, _ = steps.predict_logits(model, data, transform, batch_size=64)
     assert logits.dtype == np.float32 and seen.calls == [(torch.float32, torch.float32, False)]
     # the same weights evaluated contiguously give the same fp32 logits: channels-last changes no result
-    plain = create_model("resnet18", 1, 1)
+    plain = create_model("resnet18", 3, 1)
     plain.load_state_dict(model.state_dict())
     np.testing.assert_allclose(steps.predict_logits(plain, data, transform, batch_size=64)[0], logits,
                                rtol=1e-4, atol=1e-4)
