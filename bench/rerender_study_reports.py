@@ -8,7 +8,9 @@ are not on this machine, so AUC-from-logits cannot be recomputed for them. This 
 mattered instead: the share of test probabilities tied at exactly 0 or 1, and, per label, the AUC the report's
 per-arm table printed (float64 probabilities at evaluation time) against the AUC of the kept rounded
 probabilities (what its DeLong table used). It writes `rerender.json` and `rerender.md` beside each report and
-changes nothing else.
+changes nothing else. The test labels are not kept in the committed JSON (they are the data's): they come from
+the test split of ../shared/data, in the order the runs scored it (the same order: checked 2026-12-03, when they were
+removed from those files).
 
 For a gray-vs-color JSON (which kept per-label AUCs, positives and raw DeLong p, computed from float64
 probabilities of models whose logits stay small), the re-render applies the rule and Holm to those numbers and
@@ -31,18 +33,26 @@ from gxr.core.fileio import write_json, write_text
 from gxr.core.metrics import holm, stars
 from gxr.core.render import fmt, fmt_p, md_table
 from gxr.core.scores import Scores
+from gxr.data import open_source
+from gxr.study.context import data_specs, find_data_root
 
 PAIRS = (("gray-pretrained", "color-pretrained"), ("gray-pretrained", "color-folded-to-gray"),
          ("gray-pretrained", "scratch"), ("color-pretrained", "scratch"))
 
 
-def kept_scores(arm: dict, task: str, labels: list[str], name: str) -> Scores:
+def kept_scores(arm: dict, task: str, labels: list[str], name: str, targets: np.ndarray) -> Scores:
     """The kept rounded probabilities as Scores whose logits rank exactly as those probabilities do (ties kept:
-    every probability rounded to 0 or 1 maps to one clipped value)."""
+    every probability rounded to 0 or 1 maps to one clipped value); `targets`: the test split's labels."""
     p = np.clip(np.asarray(arm["test"]["probabilities"], np.float64), 1e-12, 1 - 1e-12)
     logits = np.log(p) if task == "multiclass" else np.log(p) - np.log1p(-p)
-    targets = np.asarray(arm["test"]["targets"], np.float32)
+    if len(targets) != len(p):
+        raise SystemExit(f"error: {name}: {len(p)} kept probabilities but {len(targets)} test images in the data")
     return Scores(logits, targets, labels, task, [str(i) for i in range(len(p))], name)
+
+
+def test_targets(task: str) -> np.ndarray:
+    """The test split's labels in the order the data lists them (the order the runs scored them)."""
+    return np.asarray(open_source(data_specs(find_data_root())[task]).split("test").targets, np.float32)
 
 
 def rerender(folder: Path) -> dict:
@@ -50,7 +60,8 @@ def rerender(folder: Path) -> dict:
     out: dict = {"report": str(folder / "report.md"), "rule": rule_text(MIN_POSITIVES), "tasks": {}}
     for task, arms in doc["results"]["tasks"].items():
         run = arms["gray-pretrained"]["run"]
-        scores = {name: kept_scores(arm, run["task"], run["labels"], name) for name, arm in arms.items()}
+        targets = test_targets(task)
+        scores = {name: kept_scores(arm, run["task"], run["labels"], name, targets) for name, arm in arms.items()}
         probs = np.concatenate([np.asarray(a["test"]["probabilities"]).ravel() for a in arms.values()])
         arms_out = {}
         for name, arm in arms.items():

@@ -99,17 +99,35 @@ class Scores:
     def same_images(self, other: Scores) -> bool:
         return self.image_ids == other.image_ids and self.labels == other.labels and self.task == other.task
 
-    def to_json(self) -> dict[str, Any]:
-        """Exact: float32/float64 logits survive a JSON round trip bit for bit."""
-        return {"logits": self.logits.tolist(), "logits_dtype": self.logits.dtype.name,
-                "targets": np.asarray(self.targets).tolist(), "labels": list(self.labels), "task": self.task,
-                "image_ids": list(self.image_ids), "source": self.source, "data": self.data, "split": self.split,
-                "meta": self.meta}
+    def to_json(self, targets: bool = True) -> dict[str, Any]:
+        """Exact: float32/float64 logits survive a JSON round trip bit for bit (float32 in its shortest decimal
+        form). `targets=False` leaves the labels out (what a committed file keeps: the labels stay in the data,
+        re-joined by image id, see `gxr.study.evaluation.scores_from_record`)."""
+        out = {"logits": exact_floats(self.logits), "logits_dtype": self.logits.dtype.name,
+               "targets": np.asarray(self.targets).tolist(), "labels": list(self.labels), "task": self.task,
+               "image_ids": list(self.image_ids), "source": self.source, "data": self.data, "split": self.split,
+               "meta": self.meta}
+        if not targets:
+            del out["targets"]
+        return out
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Scores:
+    def from_json(cls, d: dict[str, Any], targets: np.ndarray | None = None) -> Scores:
+        """Scores from `to_json`'s dict; `targets` (row i for image i) when the dict was written without them."""
+        if targets is None and "targets" not in d:
+            raise GxrError(f"{d.get('source') or 'scores'}: no targets stored with these logits; re-join them from "
+                           f"the data by image id (gxr.study.evaluation.scores_from_record)")
         logits = np.asarray(d["logits"], dtype=d.get("logits_dtype", "float32"))
         labels = list(d["labels"])
-        return cls(logits.reshape(len(logits), len(labels)), np.asarray(d["targets"], dtype=np.float32), labels,
-                   d["task"], list(d["image_ids"]), d.get("source", ""), d.get("data", ""), d.get("split", ""),
-                   dict(d.get("meta") or {}))
+        kept = np.asarray(d["targets"] if targets is None else targets, dtype=np.float32)
+        return cls(logits.reshape(len(logits), len(labels)), kept, labels, d["task"], list(d["image_ids"]),
+                   d.get("source", ""), d.get("data", ""), d.get("split", ""), dict(d.get("meta") or {}))
+
+
+def exact_floats(values: np.ndarray) -> list:
+    """Nested lists of Python floats that convert back to `values` exactly: float32 in its shortest decimal form
+    (about half the characters of the float64 repr of the same number), other dtypes as they are."""
+    values = np.asarray(values)
+    if values.dtype == np.float32:
+        return np.vectorize(float, otypes=[object])(values.astype(str)).tolist() if values.size else values.tolist()
+    return values.tolist()

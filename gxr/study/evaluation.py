@@ -4,9 +4,11 @@ precision) and top-k accuracy. AUC, DeLong, ROC and calibration come from gxr.co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from gxr.core.errors import GxrError
 from gxr.core.scores import Scores
 
 
@@ -17,6 +19,25 @@ def split_scores(run_dir: Path | str, data_spec: str, split: str, device: str) -
 
     with load(run_dir, backend="torch", device=device) as model:
         return score_data(model, data_spec, split)
+
+
+def scores_from_record(record: dict[str, Any], data_spec: str | None = None) -> Scores:
+    """Scores from a per-image record (`Scores.to_json`). A record written without targets (a study's committed
+    scores.json) gets them re-joined by image id from its split of the data (`data_spec`, default the spec it
+    names), so every AUC stays re-computable from the logits without a copy of the labels."""
+    if "targets" in record:
+        return Scores.from_json(record)
+    from gxr.data import open_source
+
+    spec = data_spec or record["data"]
+    split = open_source(spec).split(record["split"])
+    row_of = {split.images.name(i): i for i in range(len(split))}
+    missing = [name for name in record["image_ids"] if name not in row_of]
+    if missing:
+        raise GxrError(f"{spec}: {len(missing)} scored image(s) are not in its {record['split']!r} split "
+                       f"(first: {missing[0]}); is it the data these scores were made on?")
+    rows = np.asarray([row_of[name] for name in record["image_ids"]], dtype=np.int64)
+    return Scores.from_json(record, targets=np.asarray(split.targets)[rows])
 
 
 def top_k_accuracy(logits: np.ndarray, targets: np.ndarray, k: int) -> float:

@@ -22,6 +22,7 @@ def test_grayscale_quick_then_rerun_skips_every_stage(tmp_path):
     assert set(doc["data"]) == {"imagenette", "pneumonia", "nih"}      # --quick: the binary and multi-label tasks
     assert all(len(d["fingerprint"]) == 64 for d in doc["data"].values())
     results = doc["results"]
+    per_image = json.loads((out / "scores.json").read_text())
     for key in ("gray", "color"):
         val = results["pretrain"][key]["val"]
         assert val["images"] == 3925 and 0.0 <= val["top1"] <= val["top5"] <= 1.0
@@ -32,7 +33,9 @@ def test_grayscale_quick_then_rerun_skips_every_stage(tmp_path):
         summary = results["summaries"][task]
         per_seed = summary["delong_per_seed"]["gray-pretrained vs color-pretrained"]
         assert len(per_seed) == 2 and all(len(c["rows"]) == n_labels for c in per_seed)
-        scores = arms["gray-pretrained"][1]["scores"]                      # logits kept exactly, not probabilities
+        file, key = arms["gray-pretrained"][1]["scores"].split("#")       # per-image logits live in scores.json
+        scores = per_image[key]                                            # logits kept exactly, not probabilities
+        assert file == "scores.json" and "targets" not in scores           # the labels stay in the data
         assert len(scores["logits"]) == per_seed[0]["images"] and len(scores["logits"][0]) == n_labels
         for row in per_seed[0]["rows"]:   # the min-positives rule: a p-value only with >= 10 positives and negatives
             assert (row["p_value"] is not None) == (min(row["positives"], row["negatives"]) >= 10)
