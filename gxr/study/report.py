@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -64,7 +65,7 @@ def split_per_image(node: Any, path: str = "") -> tuple[Any, dict[str, dict[str,
     return node, per_image
 
 
-def write_scores(path, per_image: dict[str, dict[str, Any]]) -> None:
+def write_scores(path: Path, per_image: dict[str, dict[str, Any]]) -> None:
     """scores.json: one compact line per record (logits exact, no targets), keyed as results.json refers to them."""
     lines = [f"{json.dumps(key)}: {json.dumps(record, separators=(',', ':'))}" for key, record in per_image.items()]
     write_text(path, "{\n" + ",\n".join(lines) + "\n}\n")
