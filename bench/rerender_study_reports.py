@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from gxr.core.comparator import MIN_POSITIVES, auc_summary, delong_comparison, holm_family, rule_text
+from gxr.core.errors import GxrError
 from gxr.core.fileio import write_json, write_text
 from gxr.core.metrics import holm, stars
 from gxr.core.render import fmt, fmt_p, md_table
@@ -46,11 +47,11 @@ def kept_scores(arm: dict, task: str, labels: list[str], name: str, targets: np.
     p = np.clip(np.asarray(arm["test"]["probabilities"], np.float64), 1e-12, 1 - 1e-12)
     logits = np.log(p) if task == "multiclass" else np.log(p) - np.log1p(-p)
     if len(targets) != len(p):
-        raise SystemExit(f"error: {name}: {len(p)} kept probabilities but {len(targets)} test images in the data")
+        raise GxrError(f"{name}: {len(p)} kept probabilities but {len(targets)} test images in the data")
     return Scores(logits, targets, labels, task, [str(i) for i in range(len(p))], name)
 
 
-def test_targets(task: str) -> np.ndarray:
+def split_test_targets(task: str) -> np.ndarray:
     """The test split's labels in the order the data lists them (the order the runs scored them)."""
     return np.asarray(open_source(data_specs(find_data_root())[task]).split("test").targets, np.float32)
 
@@ -60,7 +61,7 @@ def rerender(folder: Path) -> dict:
     out: dict = {"report": str(folder / "report.md"), "rule": rule_text(MIN_POSITIVES), "tasks": {}}
     for task, arms in doc["results"]["tasks"].items():
         run = arms["gray-pretrained"]["run"]
-        targets = test_targets(task)
+        targets = split_test_targets(task)
         scores = {name: kept_scores(arm, run["task"], run["labels"], name, targets) for name, arm in arms.items()}
         probs = np.concatenate([np.asarray(a["test"]["probabilities"]).ravel() for a in arms.values()])
         arms_out = {}
@@ -153,4 +154,8 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except GxrError as exc:   # missing data, a split that does not match the kept probabilities
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
