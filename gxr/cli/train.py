@@ -66,13 +66,19 @@ def pretrain(
                              "(train/ val/ CLASS/ images)"),
     out: Path = typer.Option(..., help="Run directory (model.pt, metrics.json, last.pt)"),
     recipe: str = typer.Option("paper", help="paper: the TF-slim RMSProp recipe of Xie & Richmond (lr 0.01 x0.94 "
-                               "every 2 epochs); modern: SGD + Nesterov, warm-up then cosine (converges in tens of "
-                               "epochs). The options below override the recipe's values"),
+                               "every 2 epochs); modern: SGD + Nesterov (Inception-V3: Adam 1e-3 and a "
+                               "zero classifier), warm-up then cosine (converges in tens of epochs). The options below "
+                               "override the recipe's values"),
     arch: str = typer.Option("inception_v3"),
     channels: int = typer.Option(1, help="1 = gray (Luma after augmentation), 3 = color"),
     epochs: int | None = typer.Option(None, help="Default: 90 (paper; it trained 84-100 on ImageNet), 30 (modern)"),
     batch_size: int | None = typer.Option(None, help="Default: 64"),
-    lr: float | None = typer.Option(None, help="Default: 0.01 (paper), 0.05 (modern)"),
+    optimizer: str | None = typer.Option(None, help="rmsprop | nesterov | sgd | adam. Default: rmsprop (paper), "
+                                         "nesterov (modern; Inception-V3: adam, which it needs to learn)"),
+    lr: float | None = typer.Option(None, help="Default: 0.01 (paper), 0.05 (modern; Inception-V3: 1e-3 with adam)"),
+    zero_init_head: bool | None = typer.Option(None, "--zero-init-head/--default-head-init",
+                                               help="Start the classifier at zero. Default: on for Inception-V3 in "
+                                               "the modern recipe, else off"),
     lr_decay: float | None = typer.Option(None, help="step schedule: multiply lr by this every --lr-decay-epochs "
                                           "(default 0.94)"),
     lr_decay_epochs: int | None = typer.Option(None, help="Default: 2"),
@@ -94,7 +100,8 @@ def pretrain(
 
     if recipe not in PRETRAIN_RECIPES:
         raise GxrError(f"--recipe {recipe!r}: choose one of {', '.join(PRETRAIN_RECIPES)}")
-    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
+    given = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
+             "zero_init_head": zero_init_head, "lr_decay": lr_decay,
              "lr_decay_epochs": lr_decay_epochs, "weight_decay": weight_decay, "label_smoothing": label_smoothing}
     chosen = PRETRAIN_RECIPES[recipe](arch=arch, channels=channels, image_size=image_size,
                                       train_fraction=train_fraction, device=device, amp=amp, cpu_bf16=cpu_bf16,

@@ -30,7 +30,7 @@ _BUILDERS = {
 }
 
 
-def create_model(arch: str, in_chans: int, num_classes: int) -> nn.Module:
+def create_model(arch: str, in_chans: int, num_classes: int, zero_head: bool = False) -> nn.Module:
     """A randomly initialised torchvision `arch` taking `in_chans` (1 or 3) channels.
 
     A gray model starts from the color model's initialisation: the same network is built (so every layer draws
@@ -38,7 +38,8 @@ def create_model(arch: str, in_chans: int, num_classes: int) -> nn.Module:
     Gray and color differ only in the stem, and at initialisation the gray model fed a gray image computes
     exactly what the color model computes for that image replicated to three channels: the sum keeps the
     responses (and hence every later activation) of the color init, where a fresh default-initialised stem
-    would start the two arms of a gray-vs-color comparison differently."""
+    would start the two arms of a gray-vs-color comparison differently. `zero_head`: the classifier (the last
+    linear layer) starts at zero, so the first logits are all 0 whatever the backbone's scale."""
     check_arch(arch)
     check_channels(in_chans)
     if num_classes < 1:
@@ -53,7 +54,20 @@ def create_model(arch: str, in_chans: int, num_classes: int) -> nn.Module:
             if stem.bias is not None:
                 new.bias.copy_(stem.bias)
         replace_stem(model, arch, new)
+    if zero_head:
+        head = classifier(model)
+        nn.init.zeros_(head.weight)
+        if head.bias is not None:
+            nn.init.zeros_(head.bias)
     return model
+
+
+def classifier(model: nn.Module) -> nn.Linear:
+    """The last linear layer of a torchvision classification network (its classifier)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise GxrError(f"{type(model).__name__}: no linear classifier layer")
+    return linears[-1]
 
 
 def read_weight_file(path: str | Path) -> dict[str, torch.Tensor]:

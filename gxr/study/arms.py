@@ -20,9 +20,9 @@ def image_size(arch: str, wanted: int) -> int:
 
 def pretrain(ctx: StudyContext, name: str, arch: str, channels: int, image_size: int, epochs: int,
              fraction: float, batch_size: int, recipe_name: str = "modern") -> dict[str, Any]:
-    """Pre-train on Imagenette with one of `gxr train pretrain`'s recipes (modern: Nesterov SGD, warm-up then
-    cosine; paper: RMSProp, lr 0.01 x0.94 every 2 epochs; both: Luma after augmentation for gray). Returns the
-    run's metrics plus `dir` and `hash`."""
+    """Pre-train on Imagenette with one of `gxr train pretrain`'s recipes (modern: Nesterov SGD, for Inception-V3
+    Adam with a zero classifier, warm-up then cosine; paper: RMSProp, lr 0.01 x0.94 every 2 epochs; both: Luma after
+    augmentation for gray). Returns the run's metrics plus `dir`, `hash` and the `recipe` it ran."""
     from gxr.train.recipes import PRETRAIN_RECIPES
 
     if recipe_name not in PRETRAIN_RECIPES:
@@ -33,7 +33,7 @@ def pretrain(ctx: StudyContext, name: str, arch: str, channels: int, image_size:
     settings = {"recipe": recipe.to_dict(), "data": ctx.specs["imagenette"]}
     result = ctx.stages.run(name, settings, lambda folder, resume: train_stage(
         folder, resume, recipe, ctx.specs["imagenette"], ctx.console))
-    return {**result, "dir": str(ctx.stages.folder(name)), "hash": settings_hash(settings)}
+    return {**result, "dir": str(ctx.stages.folder(name)), "hash": settings_hash(settings), "recipe": recipe.to_dict()}
 
 
 def finetune(ctx: StudyContext, name: str, task: str, arch: str, channels: int, init: dict[str, Any] | None,

@@ -17,14 +17,19 @@ from gxr.study.seeds import Spread, spread
 from gxr.study.stages import settings_hash
 
 # Sized for the 2-vCPU machine (bf16 training steps): 14 epochs on all of Imagenette at 96 px take ResNet-18 about
-# 10 min, MobileNet-v2 12, Inception-V3 14 (bench/results/study-transfer-cpu-sizing/). VGG-11 stays selectable
-# (--arch) but is not a default: at 47 training images/s (bench/results/cpu-2vcpu-bf16-train-step.json) its
-# pre-training alone would take about 45 min (an estimate from that throughput, not a run).
+# 10 min, MobileNet-v2 12, Inception-V3 14 (bench/results/study-transfer-cpu-sizing/). Inception-V3 learns only with
+# Adam (gxr.train.recipes.ADAM_ARCHS), more slowly: after 14 epochs its held-out top-1 was 0.696 and still rising
+# (0.665, 0.688, 0.693, 0.696 over the last four), so it gets 28 epochs (~35 min) unless --pretrain-epochs is given.
+# VGG-11 stays selectable (--arch) but is not a default: at 47 training images/s
+# (bench/results/cpu-2vcpu-bf16-train-step.json) its pre-training alone would take about 45 min (an estimate from
+# that throughput, not a run).
 DEFAULTS = {"archs": ["resnet18", "mobilenet_v2", "inception_v3", "alexnet"], "channels": 1,
-            "recipe": "modern", "pretrain_image_size": 96, "pretrain_epochs": 14, "pretrain_fraction": 1.0,
+            "recipe": "modern", "pretrain_image_size": 96, "pretrain_epochs": 14,
+            "pretrain_epochs_per_arch": {"inception_v3": 28}, "pretrain_fraction": 1.0,
             "pretrain_batch_size": 64, "finetune_image_size": 96, "finetune_epochs": 5, "finetune_fraction": 0.5,
             "finetune_lr": 1e-4, "finetune_batch_size": 32, "seeds": 2, "bootstrap_resamples": 1000, "cpu_bf16": True}
 QUICK = {**DEFAULTS, "archs": ["resnet18", "mobilenet_v2"], "pretrain_image_size": 32, "pretrain_epochs": 1,
+         "pretrain_epochs_per_arch": {},
          "pretrain_fraction": 0.05, "finetune_image_size": 32, "finetune_epochs": 2, "finetune_fraction": 0.1,
          "bootstrap_resamples": 50}
 WHAT = ("Each architecture is pre-trained on Imagenette (gray) and fine-tuned on the 3-class COVID-19 Radiography "
@@ -41,7 +46,7 @@ def run(ctx: StudyContext) -> dict[str, Any]:
     for arch in s["archs"]:   # all pre-training first: it needs only Imagenette
         ctx.step(f"{arch}: pre-train on Imagenette ({s['recipe']} recipe)")
         pre[arch] = pretrain(ctx, f"{arch}/pretrain", arch, s["channels"], image_size(arch, s["pretrain_image_size"]),
-                             s["pretrain_epochs"], s["pretrain_fraction"], s["pretrain_batch_size"], s["recipe"])
+                             pretrain_epochs(ctx, arch), s["pretrain_fraction"], s["pretrain_batch_size"], s["recipe"])
     for arch in s["archs"]:
         ctx.step(f"{arch}: fine-tune on COVID, pre-trained and from scratch, {s['seeds']} seeds")
         arms = {key: [finetune(ctx, f"{arch}/{key}/seed{seed}", "covid", arch, s["channels"], init,
@@ -49,12 +54,22 @@ def run(ctx: StudyContext) -> dict[str, Any]:
                                s["finetune_batch_size"], s["finetune_fraction"], seed=seed)
                       for seed in range(s["seeds"])]
                 for key, init in (("pretrained", pre[arch]), ("scratch", None))}
-        out[arch] = {"pretrain_heldout_accuracy": _selected(pre[arch])["val_accuracy"],
+        out[arch] = {"pretrain_optimizer": _optimizer(pre[arch]["recipe"]),
+                     "pretrain_heldout_accuracy": _selected(pre[arch])["val_accuracy"],
                      "pretrain_val_top1": pre[arch]["test"]["accuracy"],
                      "pretrain_best_epoch": pre[arch]["best_epoch"], "pretrain_epochs_run": len(pre[arch]["history"]),
                      **{key: _arm_summary(runs) for key, runs in arms.items()},
                      "pretrained_minus_scratch": asdict(_difference(arms, s["bootstrap_resamples"]))}
     return {"archs": out}
+
+
+def pretrain_epochs(ctx: StudyContext, arch: str) -> int:
+    """The study's pre-training epochs, or the architecture's own count (pretrain_epochs_per_arch) unless
+    --pretrain-epochs was given."""
+    s = ctx.settings
+    if "pretrain_epochs" in ctx.overrides:
+        return s["pretrain_epochs"]
+    return s["pretrain_epochs_per_arch"].get(arch, s["pretrain_epochs"])
 
 
 def _difference(arms: dict[str, list[dict[str, Any]]], resamples: int) -> DifferenceCI:
@@ -70,6 +85,12 @@ def epochs_to_fraction(curve: list[float], fraction: float = 0.9) -> int | None:
         return None
     target = fraction * curve[-1]
     return next(i + 1 for i, v in enumerate(curve) if v >= target)
+
+
+def _optimizer(recipe: dict[str, Any]) -> str:
+    """How a pre-training was optimised, in a few words (the modern recipe differs per architecture)."""
+    head = ", classifier zero-initialised" if recipe.get("zero_init_head") else ""
+    return f"{recipe['optimizer']} lr {recipe['lr']:g}, {recipe['epochs']} epochs{head}"
 
 
 def _selected(run: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +128,8 @@ def _rows(results: dict[str, Any]) -> list[list[str]]:
     rows = []
     for arch, r in results["archs"].items():
         p, s = r["pretrained"], r["scratch"]
-        rows.append([arch, fmt(r.get("pretrain_val_top1"), 3), fmt(r["pretrain_heldout_accuracy"], 3),
+        rows.append([arch, r.get("pretrain_optimizer", "n/a"), fmt(r.get("pretrain_val_top1"), 3),
+                     fmt(r["pretrain_heldout_accuracy"], 3),
                      _text(p["test_accuracy"]), _text(s["test_accuracy"]), _text(p["test_mean_auc"]),
                      _text(s["test_mean_auc"]), _ci(r.get("pretrained_minus_scratch")),
                      ", ".join(str(x["best_epoch"]) for x in p["seeds"]),
@@ -117,7 +139,8 @@ def _rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-HEADER = ["arch", "pre-training top-1 (Imagenette val)", "pre-training top-1 (held out, kept epoch)",
+HEADER = ["arch", "pre-training optimizer", "pre-training top-1 (Imagenette val)",
+          "pre-training top-1 (held out, kept epoch)",
           "test acc (pre-trained)", "test acc (scratch)", "test AUC (pre-trained)", "test AUC (scratch)",
           "AUC pre-trained - scratch (95% CI)",
           "kept epoch per seed (pre-trained)", "kept epoch per seed (scratch)", "epochs to 90% (pre-trained)",

@@ -89,7 +89,7 @@ class Trainer:
         r = self.recipe
         torch.manual_seed(r.seed)
         self.device = self.dist.device(pick_device(r.device))
-        self.model = create_model(r.arch, r.channels, self.info.num_outputs)
+        self.model = create_model(r.arch, r.channels, self.info.num_outputs, zero_head=r.zero_init_head)
         if self.init is not None:
             self.init_notes = load_init_weights(self.model, r.arch, read_weight_file(self.init), str(self.init),
                                                 r.stem_mode)

@@ -6,7 +6,7 @@ from torch import nn
 
 from gxr.nets import ARCHS
 from gxr.nets.convert import identity_check
-from gxr.nets.factory import create_model
+from gxr.nets.factory import classifier, create_model
 from gxr.nets.stem import adapt_stem_weight, convert_state_dict
 
 REL_TOL = 1e-5
@@ -107,3 +107,20 @@ def test_gray_and_color_models_of_one_seed_start_from_the_same_init(arch):
     with torch.no_grad():   # untrained BatchNorm lets activations grow (to ~1e7 in Inception): compare to scale
         a, b = gray.eval()(x), color.eval()(x.repeat(1, 3, 1, 1))
     assert float((a - b).abs().max()) <= REL_TOL * float(b.abs().max())
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "inception_v3", "alexnet"])
+def test_zero_head_starts_the_classifier_at_zero_and_keeps_the_rest_of_the_init(arch):
+    torch.manual_seed(3)
+    plain = create_model(arch, 1, 5)
+    torch.manual_seed(3)
+    zeroed = create_model(arch, 1, 5, zero_head=True)
+    head = classifier(zeroed)
+    assert head.out_features == 5 and not head.weight.any() and not head.bias.any()
+    assert classifier(plain).weight.abs().sum() > 0
+    names = {n for n, p in zeroed.named_parameters() if p is head.weight or p is head.bias}
+    p, z = plain.state_dict(), zeroed.state_dict()
+    assert len(names) == 2 and all(torch.equal(p[k], z[k]) for k in p if k not in names)
+    with torch.no_grad():
+        logits = zeroed.eval()(torch.rand(2, 1, _size(arch), _size(arch)))
+    assert not logits.any()    # the first logits are all 0, however large the backbone's activations

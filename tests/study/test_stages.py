@@ -15,7 +15,7 @@ from gxr.core.metrics import roc_points
 from gxr.study.evaluation import top_k_accuracy
 from gxr.study.runner import study_settings
 from gxr.study.stages import Stages, settings_hash
-from gxr.study.transfer import epochs_to_fraction
+from gxr.study.transfer import _optimizer, epochs_to_fraction, pretrain_epochs
 from tests.helpers import expect_cli_error
 
 
@@ -125,6 +125,22 @@ def test_settings_overrides_and_unknown_setting():
     assert s["pretrain_epochs"] == 3 and s["finetune_epochs"] == 1 and s["arch"] == "resnet18"
     with pytest.raises(GxrError, match="no setting 'bogus'"):
         study_settings("depth", False, {"bogus": 1})
+
+
+def test_transfer_gives_inception_its_own_pretraining_epochs_unless_told_otherwise():
+    from types import SimpleNamespace
+
+    from gxr.study.runner import changed_settings
+
+    defaults = study_settings("transfer", False, {})
+    ctx = SimpleNamespace(settings=defaults, overrides=changed_settings("transfer", False, defaults))
+    assert [pretrain_epochs(ctx, a) for a in ("resnet18", "inception_v3")] == [14, 28]
+    told = study_settings("transfer", False, {"pretrain_epochs": 5})
+    ctx = SimpleNamespace(settings=told, overrides=changed_settings("transfer", False, told))
+    assert [pretrain_epochs(ctx, a) for a in ("resnet18", "inception_v3")] == [5, 5]
+    assert _optimizer({"optimizer": "adam", "lr": 1e-3, "epochs": 28, "zero_init_head": True}) == \
+        "adam lr 0.001, 28 epochs, classifier zero-initialised"
+    assert _optimizer({"optimizer": "nesterov", "lr": 0.05, "epochs": 14}) == "nesterov lr 0.05, 14 epochs"
 
 
 def test_unknown_study_is_a_one_line_error(tmp_path):

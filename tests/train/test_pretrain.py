@@ -22,6 +22,28 @@ def test_pretrain_recipe_defaults_follow_the_paper():
     assert r.luma_after_augment and r.random_resized_crop and r.hflip
 
 
+def test_modern_recipe_trains_inception_with_adam_and_a_zero_head_and_keeps_other_hashes():
+    """Inception-V3 does not learn with Nesterov SGD (bench/results/cpu-2vcpu-inception-96px-pretrain-probes.json):
+    the modern recipe gives it Adam 1e-3 and a zero classifier; other archs, and explicit options, are unchanged."""
+    from gxr.study.stages import settings_hash
+
+    inception = PretrainRecipe.modern(arch="inception_v3", image_size=96)
+    assert (inception.optimizer, inception.lr, inception.zero_init_head) == ("adam", 1e-3, True)
+    assert inception.to_dict()["zero_init_head"] is True
+    assert (inception.schedule, inception.warmup_epochs, inception.label_smoothing) == ("cosine", 2, 0.1)
+    chosen = PretrainRecipe.modern(arch="inception_v3", optimizer="nesterov", lr=0.02, zero_init_head=False)
+    assert (chosen.optimizer, chosen.lr, chosen.zero_init_head) == ("nesterov", 0.02, False)
+    resnet = PretrainRecipe.modern(arch="resnet18", image_size=96)
+    assert (resnet.optimizer, resnet.lr, resnet.zero_init_head) == ("nesterov", 0.05, False)
+    # a field added later is left out at its default: runs recorded before it keep their settings hash
+    assert "zero_init_head" not in resnet.to_dict() and PretrainRecipe.from_dict(resnet.to_dict()) == resnet
+    assert PretrainRecipe.from_dict(inception.to_dict()) == inception
+    # the hash this recipe had before zero_init_head existed (computed with the recipes.py of commit 8395419)
+    assert settings_hash({"recipe": resnet.to_dict()}) == "1c15d22469c5ab80"
+    assert settings_hash({"recipe": inception.to_dict()}) != settings_hash(
+        {"recipe": PretrainRecipe.modern(arch="inception_v3", image_size=96, zero_init_head=False).to_dict()})
+
+
 def test_random_resized_crop_degenerates_to_identity_and_flip():
     x = torch.rand(3, 2, 16, 16)
     gen = torch.Generator().manual_seed(0)
