@@ -19,8 +19,8 @@ from gxr.study.stages import settings_hash
 # Sized for the 2-vCPU machine (bf16 training steps): 14 epochs on all of Imagenette at 96 px take ResNet-18 about
 # 10 min, MobileNet-v2 12, Inception-V3 14 (bench/results/study-transfer-cpu-sizing/). Inception-V3 learns only with
 # Adam (gxr.train.recipes.ADAM_ARCHS), more slowly: after 14 epochs its held-out top-1 was 0.696 and still rising
-# (0.665, 0.688, 0.693, 0.696 over the last four), so it gets 28 epochs (34.4 min in the run of record) unless
-# --pretrain-epochs is given.
+# (0.665, 0.688, 0.693, 0.696 over the last four; bench/results/cpu-2vcpu-inception-96px-adam-14-epochs.json), so
+# it gets 28 epochs (34.4 min in the run of record) unless --pretrain-epochs is given.
 # VGG-11 stays selectable (--arch) but is not a default: at 47 training images/s
 # (bench/results/cpu-2vcpu-bf16-train-step.json) its pre-training alone would take about 45 min (an estimate from
 # that throughput, not a run).
