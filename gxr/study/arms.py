@@ -33,7 +33,8 @@ def pretrain(ctx: StudyContext, name: str, arch: str, channels: int, image_size:
     settings = {"recipe": recipe.to_dict(), "data": ctx.specs["imagenette"]}
     result = ctx.stages.run(name, settings, lambda folder, resume: train_stage(
         folder, resume, recipe, ctx.specs["imagenette"], ctx.console))
-    return {**result, "dir": str(ctx.stages.folder(name)), "hash": settings_hash(settings), "recipe": recipe.to_dict()}
+    return {**result, "dir": str(ctx.stages.folder(name)), "hash": settings_hash(settings),
+            "recipe": settings["recipe"]}
 
 
 def finetune(ctx: StudyContext, name: str, task: str, arch: str, channels: int, init: dict[str, Any] | None,
